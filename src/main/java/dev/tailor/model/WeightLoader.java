@@ -1,0 +1,119 @@
+package dev.tailor.model;
+
+import dev.tailor.TailorException;
+import dev.tailor.tensor.DType;
+import dev.tailor.tensor.Device;
+import dev.tailor.tensor.SafetensorsCheckpoint;
+import dev.tailor.tensor.Tensors;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.TreeSet;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * Maps Hugging Face tensor names to the model's parts, checking every shape against config.json
+ * before any byte is loaded, so a mismatched checkpoint is an error message and never a crash.
+ */
+final class WeightLoader {
+    private final ModelConfig c;
+    private final SafetensorsCheckpoint checkpoint;
+    private final Path dir;
+    private final Device device;
+    private final DType dtype;
+    private final Set<String> used = new HashSet<>();
+
+    WeightLoader(ModelConfig config, SafetensorsCheckpoint checkpoint, Path dir, Device device, DType requested) {
+        this.c = config;
+        this.checkpoint = checkpoint;
+        this.dir = dir;
+        this.device = device;
+        this.dtype = computeDtype(requested);
+    }
+
+    private DType computeDtype(DType requested) {
+        if (requested != null) {
+            return requested;
+        }
+        String embed = "model.embed_tokens.weight";
+        DType stored = checkpoint.names().contains(embed) ? checkpoint.entry(embed).dtype() : DType.F32;
+        // fp16 matmuls on CPU run at ~3 GFLOP/s; fp32 holds every fp16 value exactly
+        return stored == DType.BF16 ? DType.BF16 : DType.F32;
+    }
+
+    Model load() {
+        int h = c.hiddenSize();
+        int qOut = c.numHeads() * c.headDim();
+        int kvOut = c.numKvHeads() * c.headDim();
+        int inter = c.intermediateSize();
+        Tensor embedding = tensor("model.embed_tokens.weight", c.vocabSize(), h);
+        DecoderLayer[] layers = new DecoderLayer[c.numLayers()];
+        for (int i = 0; i < layers.length; i++) {
+            String p = "model.layers." + i + ".";
+            layers[i] = new DecoderLayer(c, i,
+                    norm(p + "input_layernorm.weight"),
+                    linear(p + "self_attn.q_proj", qOut, h, c.qkvBias()),
+                    linear(p + "self_attn.k_proj", kvOut, h, c.qkvBias()),
+                    linear(p + "self_attn.v_proj", kvOut, h, c.qkvBias()),
+                    linear(p + "self_attn.o_proj", h, qOut, c.outputBias()),
+                    norm(p + "post_attention_layernorm.weight"),
+                    linear(p + "mlp.gate_proj", inter, h, c.mlpBias()),
+                    linear(p + "mlp.up_proj", inter, h, c.mlpBias()),
+                    linear(p + "mlp.down_proj", h, inter, c.mlpBias()));
+        }
+        RmsNorm norm = norm("model.norm.weight");
+        Tensor lmHead;
+        if (c.tieWordEmbeddings()) {
+            lmHead = embedding;
+            used.add("lm_head.weight"); // some tied checkpoints still store a copy; transformers ignores it
+        } else {
+            lmHead = tensor("lm_head.weight", c.vocabSize(), h);
+        }
+        rejectUnexpected();
+        return Model.assemble(c, dir, dtype, device, embedding, layers, norm, lmHead);
+    }
+
+    private RmsNorm norm(String name) {
+        return new RmsNorm(tensor(name, c.hiddenSize()), c.rmsNormEps());
+    }
+
+    private Linear linear(String module, int out, int in, boolean bias) {
+        return new Linear(module, tensor(module + ".weight", out, in), bias ? tensor(module + ".bias", out) : null);
+    }
+
+    private Tensor tensor(String name, long... shape) {
+        if (!checkpoint.names().contains(name)) {
+            throw new TailorException(dir + ": weight '" + name + "' is missing; the checkpoint does not match config.json ("
+                    + c.modelType() + ")");
+        }
+        long[] actual = checkpoint.entry(name).shape();
+        if (!Arrays.equals(actual, shape)) {
+            throw new TailorException(dir + ": weight '" + name + "' has shape " + Arrays.toString(actual)
+                    + " but config.json implies " + Arrays.toString(shape) + "; the weights and config.json do not match");
+        }
+        DType stored = checkpoint.entry(name).dtype();
+        if (!stored.isFloatingPoint() || stored == DType.F8_E4M3 || stored == DType.F8_E5M2) {
+            throw new TailorException(dir + ": weight '" + name + "' is stored as " + stored.safetensorsName
+                    + "; only F32, BF16 and F16 checkpoints are supported (quantized checkpoints are not)");
+        }
+        used.add(name);
+        try (PointerScope scope = new PointerScope()) {
+            Tensor t = checkpoint.load(name, dtype).to(device.torchDevice(), dtype.scalarType());
+            return Tensors.keep(t);
+        }
+    }
+
+    private void rejectUnexpected() {
+        Set<String> unexpected = new TreeSet<>(checkpoint.names());
+        unexpected.removeAll(used);
+        unexpected.removeIf(n -> n.endsWith("rotary_emb.inv_freq")); // buffers saved by old transformers versions
+        if (!unexpected.isEmpty()) {
+            throw new TailorException(dir + ": unexpected weights " + unexpected.stream().limit(5).toList()
+                    + (unexpected.size() > 5 ? " and " + (unexpected.size() - 5) + " more" : "")
+                    + "; config.json (" + c.modelType() + ", attention_bias=" + c.outputBias() + ", mlp_bias=" + c.mlpBias()
+                    + ") does not describe these weights");
+        }
+    }
+}

@@ -1,0 +1,128 @@
+package dev.tailor.tensor;
+
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.DoubleOptional;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.ScalarTypeOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.DeviceOptional;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * The project's thin facade over the Bytedeco libtorch bindings: readable call sites without the
+ * Scalar/Optional wrapping noise, and only the constructors known to be safe (ENGINE-NOTES.md).
+ * Every tensor returned is owned by the caller's PointerScope (or by the caller when no scope is open).
+ */
+public final class Tensors {
+    private Tensors() {}
+
+    /**
+     * Takes a long-lived tensor (weights, caches) out of the innermost PointerScope so that it
+     * survives the scope; its owner must close it.
+     */
+    public static Tensor keep(Tensor t) {
+        PointerScope scope = PointerScope.getInnerScope();
+        if (scope != null) {
+            t.retainReference(); // detach() releases the scope's reference, which would free the tensor
+            scope.detach(t);
+        }
+        return t;
+    }
+
+    public static Scalar scalar(double value) {
+        return new Scalar(value);
+    }
+
+    public static TensorOptions options(DType dtype, Device device) {
+        return new TensorOptions(dtype.scalarType()).device(new DeviceOptional(device.torchDevice()));
+    }
+
+    public static long[] shape(Tensor t) {
+        return t.sizes().vec().get();
+    }
+
+    public static DType dtype(Tensor t) {
+        return DType.of(t.scalar_type());
+    }
+
+    /** Copies Java floats into a new CPU tensor of the given shape. */
+    public static Tensor fromFloats(float[] data, long... shape) {
+        try (FloatPointer p = new FloatPointer(data)) {
+            return torch.from_blob(p, shape, new TensorOptions(torch.ScalarType.Float)).clone();
+        }
+    }
+
+    /** Copies Java longs into a new CPU int64 tensor of the given shape. */
+    public static Tensor fromLongs(long[] data, long... shape) {
+        try (LongPointer p = new LongPointer(data)) {
+            return torch.from_blob(p, shape, new TensorOptions(torch.ScalarType.Long)).clone();
+        }
+    }
+
+    /** Copies raw little-endian bytes of the given dtype (e.g. a safetensors payload) into a new CPU tensor. */
+    public static Tensor fromBytes(Pointer bytes, DType dtype, long... shape) {
+        return torch.from_blob(bytes, shape, new TensorOptions(dtype.scalarType())).clone();
+    }
+
+    public static float[] toFloats(Tensor t) {
+        Tensor f = t.to(new org.bytedeco.pytorch.Device(torch.DeviceType.CPU), torch.ScalarType.Float).contiguous();
+        float[] out = new float[(int) f.numel()];
+        f.data_ptr_float().get(out);
+        return out;
+    }
+
+    public static long[] toLongs(Tensor t) {
+        Tensor l = t.to(new org.bytedeco.pytorch.Device(torch.DeviceType.CPU), torch.ScalarType.Long).contiguous();
+        long[] out = new long[(int) l.numel()];
+        l.data_ptr_long().get(out);
+        return out;
+    }
+
+    public static Tensor zeros(DType dtype, Device device, long... shape) {
+        return torch.zeros(shape, options(dtype, device));
+    }
+
+    public static Tensor full(double value, DType dtype, Device device, long... shape) {
+        return torch.full(shape, scalar(value), options(dtype, device));
+    }
+
+    /** {@code 0, 1, ..., n-1} as int64 on the device. */
+    public static Tensor arange(long n, Device device) {
+        return torch.arange(scalar(n), options(DType.I64, device));
+    }
+
+    /** {@code x @ w^T + bias}, weights laid out [out, in] as in Hugging Face checkpoints; bias may be null. */
+    public static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
+        return bias == null ? torch.linear(x, weight) : torch.linear(x, weight, new TensorOptional(bias));
+    }
+
+    /**
+     * Scaled dot-product attention over [batch, heads, seq, head_dim] tensors. {@code allowed} is a
+     * boolean mask broadcastable to [batch, heads, q_len, kv_len] (true = may attend); key/value may
+     * have fewer heads than the query (grouped-query attention).
+     */
+    public static Tensor attention(Tensor q, Tensor k, Tensor v, Tensor allowed, double scale) {
+        boolean gqa = q.size(1) != k.size(1);
+        return torch.scaled_dot_product_attention(q, k, v, new TensorOptional(allowed), 0.0, false,
+                new DoubleOptional(scale), gqa);
+    }
+
+    public static Tensor cat(long dim, Tensor... tensors) {
+        TensorVector list = new TensorVector(tensors);
+        return torch.cat(list, dim);
+    }
+
+    public static Tensor logSoftmaxFloat(Tensor logits, long dim) {
+        return torch.log_softmax(logits, dim, new ScalarTypeOptional(torch.ScalarType.Float));
+    }
+
+    public static Tensor softmaxFloat(Tensor logits, long dim) {
+        return torch.softmax(logits, dim, new ScalarTypeOptional(torch.ScalarType.Float));
+    }
+}
