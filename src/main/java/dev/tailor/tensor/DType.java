@@ -54,8 +54,9 @@ public enum DType {
     }
 
     public static DType of(ScalarType type) {
+        ScalarType canonical = type.intern(); // JavaCPP returns fresh enum objects from native calls
         for (DType d : values()) {
-            if (d.scalarType == type) {
+            if (d.scalarType == canonical) {
                 return d;
             }
         }
