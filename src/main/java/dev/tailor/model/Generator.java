@@ -165,8 +165,9 @@ public final class Generator {
         final int[] prompt;
         final Sampler sampler;
         final StopStrings stops;
+        final Tokenizer.StreamDecoder decoder;
         final List<Integer> generated = new ArrayList<>();
-        String text = "";
+        final StringBuilder text = new StringBuilder();
         int emitted;
         boolean done;
         String finishReason = "length";
@@ -175,6 +176,7 @@ public final class Generator {
             this.prompt = prompt;
             this.sampler = sampler;
             this.stops = stops;
+            this.decoder = tokenizer == null ? null : tokenizer.streamDecoder(true);
         }
 
         int lastToken() {
@@ -191,35 +193,25 @@ public final class Generator {
 
         void accept(int token, SamplingParams params, int index, Listener listener) {
             generated.add(token);
+            done = generated.size() >= params.maxTokens();
             if (params.stopTokenIds().contains(token)) {
                 done = true;
                 finishReason = "stop";
-                emit(text.length(), index, listener);
-                return;
+            } else if (decoder != null) {
+                int before = text.length();
+                text.append(decoder.accept(token));
+                if (done) {
+                    text.append(decoder.finish());
+                }
+                int stopAt = stops.find(text.toString(), before);
+                if (stopAt >= 0) {
+                    text.setLength(stopAt);
+                    done = true;
+                    finishReason = "stop";
+                }
             }
-            if (tokenizer == null) {
-                done = generated.size() >= params.maxTokens();
-                return;
-            }
-            int before = text.length();
-            text = tokenizer.decode(generated.stream().mapToInt(Integer::intValue).toArray(), true);
-            int stopAt = stops.find(text, Math.max(0, before - 1));
-            if (stopAt >= 0) {
-                text = text.substring(0, stopAt);
-                done = true;
-                finishReason = "stop";
-                emit(text.length(), index, listener);
-                return;
-            }
-            if (generated.size() >= params.maxTokens()) {
-                done = true;
-            }
-            // a byte-level token may end inside a UTF-8 character: hold back the replacement char until it completes
-            int safe = text.length();
-            while (!done && safe > 0 && text.charAt(safe - 1) == '\uFFFD') {
-                safe--;
-            }
-            emit(Math.min(safe, done ? text.length() : stops.safeLength(text)), index, listener);
+            // a tail that may still become a stop string is held back until it cannot
+            emit(done ? text.length() : stops.safeLength(text.toString()), index, listener);
         }
 
         private void emit(int upTo, int index, Listener listener) {
@@ -230,8 +222,11 @@ public final class Generator {
         }
 
         Completion finish(int index, Listener listener) {
+            if (!done && decoder != null) {
+                text.append(decoder.finish()); // ended by the context limit: flush held-back bytes
+            }
             emit(text.length(), index, listener);
-            return new Completion(prompt, generated.stream().mapToInt(Integer::intValue).toArray(), text, finishReason);
+            return new Completion(prompt, generated.stream().mapToInt(Integer::intValue).toArray(), text.toString(), finishReason);
         }
     }
 }
