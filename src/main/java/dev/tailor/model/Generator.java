@@ -39,6 +39,9 @@ public final class Generator {
             throw new IllegalArgumentException("stop strings need a tokenizer");
         }
         int batch = prompts.size();
+        if (batch == 0) {
+            return List.of();
+        }
         int longest = 0;
         for (int i = 0; i < batch; i++) {
             int[] p = prompts.get(i);

@@ -26,10 +26,13 @@ final class Sampler {
         if (params.repetitionPenalty() != 1.0 && seen.length > 0) {
             applyRepetitionPenalty(row, seen);
         }
-        if (params.temperature() == 0) {
+        // below float's smallest normal value the temperature is greedy for every practical purpose
+        if (params.temperature() < Float.MIN_NORMAL) {
             return (int) row.argmax().item_long();
         }
-        row = row.div(Tensors.scalar(params.temperature()));
+        // shift the top logit to 0 first: with a tiny temperature the others then go to -inf, instead
+        // of every logit overflowing to +inf and the softmax turning NaN (which drew token 0)
+        row = row.sub(row.max()).div(Tensors.scalar(params.temperature()));
         double negInf = Double.NEGATIVE_INFINITY;
         if (params.topK() > 0 && params.topK() < row.size(0)) {
             Tensor kth = torch.topk(row, params.topK()).get0().narrow(0, params.topK() - 1, 1);

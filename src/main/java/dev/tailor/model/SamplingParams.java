@@ -56,7 +56,7 @@ public record SamplingParams(double temperature, double topP, int topK, double m
         List<Integer> eos = g.hasNonNull("eos_token_id") ? ModelConfig.eosIds(g.get("eos_token_id")) : config.eosTokenIds();
         return new SamplingParams(sample ? g.path("temperature").asDouble(1.0) : 0.0,
                 sample ? g.path("top_p").asDouble(1.0) : 1.0,
-                sample ? g.path("top_k").asInt(50) : 0,
+                sample && !g.path("top_k").isNull() ? g.path("top_k").asInt(50) : 0, // null disables top-k
                 sample ? g.path("min_p").asDouble(0.0) : 0.0,
                 g.path("repetition_penalty").asDouble(1.0),
                 null, g.path("max_new_tokens").asInt(256), List.of(), Set.copyOf(eos));

@@ -101,9 +101,17 @@ public final class Tensors {
         return torch.arange(scalar(n), options(DType.I64, device));
     }
 
-    /** {@code x @ w^T + bias}, weights laid out [out, in] as in Hugging Face checkpoints; bias may be null. */
+    /**
+     * {@code x @ w^T + bias}, weights laid out [out, in] as in Hugging Face checkpoints; bias may be null.
+     * Leading dimensions are flattened first: a one-row view such as the last position of a prompt
+     * keeps its parent's strides, and libtorch then took a path 70x slower for the same product.
+     */
     public static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
-        return bias == null ? torch.linear(x, weight) : torch.linear(x, weight, new TensorOptional(bias));
+        long[] shape = shape(x);
+        Tensor rows = x.reshape(-1, shape[shape.length - 1]);
+        Tensor y = bias == null ? torch.linear(rows, weight) : torch.linear(rows, weight, new TensorOptional(bias));
+        shape[shape.length - 1] = weight.size(0);
+        return y.view(shape);
     }
 
     /**
