@@ -1,0 +1,8 @@
+package dev.tailor.cli;
+
+import picocli.CommandLine.Command;
+
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Measure speed and memory against this machine's own measured limits.",
+        subcommands = {GenerateBenchmark.class})
+final class BenchCommand {}
