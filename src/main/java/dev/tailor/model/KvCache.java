@@ -31,10 +31,6 @@ public final class KvCache implements AutoCloseable {
         return length;
     }
 
-    public int capacity() {
-        return capacity;
-    }
-
     /** Writes this step's keys/values of one layer at [length, length+T) and returns views over [0, length+T). */
     Tensor[] append(int layer, Tensor k, Tensor v) {
         long t = k.size(2);

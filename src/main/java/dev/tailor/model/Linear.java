@@ -37,10 +37,6 @@ public final class Linear implements AutoCloseable {
         this.lora = lora;
     }
 
-    LoraWeights lora() {
-        return lora;
-    }
-
     Tensor forward(Tensor x) {
         Tensor y = Tensors.linear(x, weight, bias);
         if (lora == null) {

@@ -19,6 +19,7 @@ import org.bytedeco.pytorch.global.torch;
  * Weights stay in the checkpoint's dtype (F16 is converted: CPU fp16 GEMM is unusably slow).
  */
 public final class Model implements AutoCloseable {
+    private static final int LOGPROB_CHUNK = 256;
     public final ModelConfig config;
     public final Path directory;
     public final DType dtype;
@@ -102,13 +103,19 @@ public final class Model implements AutoCloseable {
             Tensor input = Tensors.fromLongs(Arrays.stream(ids).asLongStream().toArray(), 1, t).to(device.torchDevice(), torch.ScalarType.Long);
             Tensor positions = Tensors.arange(t, device).view(1, t);
             Tensor allowed = AttentionMasks.causal(t, device);
-            Tensor hidden = hiddenStates(input, positions, allowed, null, t - 1).narrow(1, 0, t - 1);
-            Tensor logp = Tensors.logSoftmaxFloat(logits(hidden), -1);
-            Tensor targets = input.narrow(1, 1, t - 1).unsqueeze(-1);
-            float[] picked = Tensors.toFloats(logp.gather(2, targets));
-            double[] out = new double[picked.length];
-            for (int i = 0; i < picked.length; i++) {
-                out[i] = picked[i];
+            Tensor hidden = hiddenStates(input, positions, allowed, null, t - 1);
+            double[] out = new double[t - 1];
+            // logits in chunks: [T, vocab] in fp32 would be 2.5 GB for 4k tokens of a 152k vocabulary
+            for (int start = 0; start < t - 1; start += LOGPROB_CHUNK) {
+                int n = Math.min(LOGPROB_CHUNK, t - 1 - start);
+                try (PointerScope chunk = new PointerScope()) {
+                    Tensor logp = Tensors.logSoftmaxFloat(logits(hidden.narrow(1, start, n)), -1);
+                    Tensor targets = input.narrow(1, start + 1, n).unsqueeze(-1);
+                    float[] picked = Tensors.toFloats(logp.gather(2, targets));
+                    for (int i = 0; i < n; i++) {
+                        out[start + i] = picked[i];
+                    }
+                }
             }
             return out;
         }

@@ -111,10 +111,6 @@ public record ModelConfig(
         return slidingWindow == null ? maxPositionEmbeddings : Math.min(maxPositionEmbeddings, slidingWindow);
     }
 
-    public int kvGroups() {
-        return numHeads / numKvHeads;
-    }
-
     /** Reads typed fields with errors that name the file and the field. */
     private record Fields(JsonNode c, String source) {
         String requiredString(String name) {

@@ -92,10 +92,6 @@ public final class Tensors {
         return torch.zeros(shape, options(dtype, device));
     }
 
-    public static Tensor full(double value, DType dtype, Device device, long... shape) {
-        return torch.full(shape, scalar(value), options(dtype, device));
-    }
-
     /** {@code 0, 1, ..., n-1} as int64 on the device. */
     public static Tensor arange(long n, Device device) {
         return torch.arange(scalar(n), options(DType.I64, device));
@@ -152,9 +148,5 @@ public final class Tensors {
 
     public static Tensor logSoftmaxFloat(Tensor logits, long dim) {
         return torch.log_softmax(logits, dim, new ScalarTypeOptional(torch.ScalarType.Float));
-    }
-
-    public static Tensor softmaxFloat(Tensor logits, long dim) {
-        return torch.softmax(logits, dim, new ScalarTypeOptional(torch.ScalarType.Float));
     }
 }
