@@ -103,6 +103,9 @@ public final class Tensors {
      * keeps its parent's strides, and libtorch then took a path 70x slower for the same product.
      */
     public static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
+        if (Bf16Gemv.supports(x, weight, bias)) {
+            return Bf16Gemv.linear(x, weight, bias); // decoding: bf16, at most 8 rows, no autograd
+        }
         long[] shape = shape(x);
         Tensor rows = x.reshape(-1, shape[shape.length - 1]);
         Tensor y = bias == null ? torch.linear(rows, weight) : torch.linear(rows, weight, new TensorOptional(bias));

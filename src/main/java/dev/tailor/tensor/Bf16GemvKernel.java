@@ -1,0 +1,31 @@
+package dev.tailor.tensor;
+
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.annotation.Namespace;
+import org.bytedeco.javacpp.annotation.NoException;
+import org.bytedeco.javacpp.annotation.Platform;
+
+/**
+ * JNI bindings of {@code src/main/cpp/tailor_gemv.h}, compiled by the JavaCPP Maven plugin (phase
+ * process-classes) into {@code dev/tailor/tensor/linux-x86_64/libjniBf16GemvKernel.so}. Kept free of
+ * libtorch types: the plugin's generator loads this class with only the project's classes on its path.
+ * Callers go through {@link Bf16Gemv}.
+ */
+@Platform(include = "tailor_gemv.h", compiler = "cpp11")
+@Namespace("tailor")
+final class Bf16GemvKernel {
+    private Bf16GemvKernel() {}
+
+    /** Loads the library; true where the CPU and OS support AVX-512 BF16. Throws where no build exists. */
+    static boolean load() {
+        Loader.load(Bf16GemvKernel.class);
+        return available();
+    }
+
+    @NoException
+    static native boolean available();
+
+    /** Output rows [begin, end) for all rows of x; addresses of contiguous bf16 data, bias 0 for none. */
+    @NoException
+    static native void gemv(long x, long rows, long in, long w, long begin, long end, long bias, long y, long out);
+}
