@@ -58,7 +58,10 @@ final class ChatCommand implements Callable<Integer> {
                 }
                 messages.add(message("user", line));
                 String prompt = template.render(messages, null, true, Map.of());
-                Completion reply = generator.generate(Prompts.fromRenderedChat(m.tokenizer(), prompt), params, (seq, delta) -> out.print(delta));
+                Completion reply = generator.generate(Prompts.fromRenderedChat(m.tokenizer(), prompt), params, (seq, delta) -> {
+                    out.print(delta);
+                    out.flush(); // stream as tokens arrive; print(String) flushes only at newlines
+                });
                 out.println();
                 messages.add(message("assistant", reply.text()));
             }

@@ -103,6 +103,20 @@ class CommandsTest {
     }
 
     @Test
+    void interactiveChatAnswersEachTurnAndQuitsOnExit() {
+        java.io.InputStream stdin = System.in;
+        try {
+            System.setIn(new java.io.ByteArrayInputStream("hello\n/reset\nagain\n/exit\nnever read\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            CliRun r = CliRun.of("chat", "--model", model.toString(), "--max-tokens", "3", "--system", "Be brief.");
+            assertEquals(0, r.exitCode(), r.err());
+            assertTrue(r.out().startsWith("Chatting with tiny."), r.out());
+            assertEquals(4, r.out().split("> ", -1).length - 1, "one prompt per line read up to /exit:\n" + r.out());
+        } finally {
+            System.setIn(stdin);
+        }
+    }
+
+    @Test
     void chatMessagesAreRenderedWithTheModelTemplate() throws IOException {
         Path messages = tmp.resolve("messages.json");
         Files.writeString(messages, "[{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":\"Grüß dich 👋\"}]");
