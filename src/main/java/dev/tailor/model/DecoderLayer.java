@@ -10,34 +10,30 @@ import org.bytedeco.pytorch.global.torch;
  */
 final class DecoderLayer implements AutoCloseable {
     final RmsNorm inputNorm;
-    final Linear q;
-    final Linear k;
-    final Linear v;
+    final FusedLinear qkv;
     final Linear o;
     final RmsNorm postAttentionNorm;
-    final Linear gate;
-    final Linear up;
+    final FusedLinear gateUp;
     final Linear down;
     private final ModelConfig config;
     private final int index;
 
-    DecoderLayer(ModelConfig config, int index, RmsNorm inputNorm, Linear q, Linear k, Linear v, Linear o,
-                 RmsNorm postAttentionNorm, Linear gate, Linear up, Linear down) {
+    /** @param qkv q_proj, k_proj, v_proj fused; @param gateUp gate_proj, up_proj fused */
+    DecoderLayer(ModelConfig config, int index, RmsNorm inputNorm, FusedLinear qkv, Linear o,
+                 RmsNorm postAttentionNorm, FusedLinear gateUp, Linear down) {
         this.config = config;
         this.index = index;
         this.inputNorm = inputNorm;
-        this.q = q;
-        this.k = k;
-        this.v = v;
+        this.qkv = qkv;
         this.o = o;
         this.postAttentionNorm = postAttentionNorm;
-        this.gate = gate;
-        this.up = up;
+        this.gateUp = gateUp;
         this.down = down;
     }
 
+    /** q, k, v, o, gate, up, down: the layer's linear modules by their Hugging Face roles. */
     Linear[] linears() {
-        return new Linear[] {q, k, v, o, gate, up, down};
+        return new Linear[] {qkv.parts[0], qkv.parts[1], qkv.parts[2], o, gateUp.parts[0], gateUp.parts[1], down};
     }
 
     long parameterCount() {
@@ -58,10 +54,10 @@ final class DecoderLayer implements AutoCloseable {
         long b = x.size(0);
         long t = x.size(1);
         int d = config.headDim();
-        Tensor h = inputNorm.forward(x);
-        Tensor qs = RotaryEmbedding.apply(q.forward(h).view(b, t, config.numHeads(), d).transpose(1, 2), rope[0], rope[1]);
-        Tensor ks = RotaryEmbedding.apply(k.forward(h).view(b, t, config.numKvHeads(), d).transpose(1, 2), rope[0], rope[1]);
-        Tensor vs = v.forward(h).view(b, t, config.numKvHeads(), d).transpose(1, 2);
+        Tensor[] projected = qkv.forward(inputNorm.forward(x));
+        Tensor qs = RotaryEmbedding.apply(projected[0].view(b, t, config.numHeads(), d).transpose(1, 2), rope[0], rope[1]);
+        Tensor ks = RotaryEmbedding.apply(projected[1].view(b, t, config.numKvHeads(), d).transpose(1, 2), rope[0], rope[1]);
+        Tensor vs = projected[2].view(b, t, config.numKvHeads(), d).transpose(1, 2);
         if (cache != null) {
             Tensor[] kv = cache.append(index, ks, vs);
             ks = kv[0];
@@ -69,16 +65,17 @@ final class DecoderLayer implements AutoCloseable {
         }
         Tensor attended = Tensors.attention(qs, ks, vs, allowed, 1.0 / Math.sqrt(d));
         x = x.add(o.forward(attended.transpose(1, 2).reshape(b, t, (long) config.numHeads() * d)));
-        Tensor h2 = postAttentionNorm.forward(x);
-        return x.add(down.forward(torch.silu(gate.forward(h2)).mul(up.forward(h2))));
+        Tensor[] gateAndUp = gateUp.forward(postAttentionNorm.forward(x));
+        return x.add(down.forward(torch.silu(gateAndUp[0]).mul(gateAndUp[1])));
     }
 
     @Override
     public void close() {
         inputNorm.close();
         postAttentionNorm.close();
-        for (Linear l : linears()) {
-            l.close();
-        }
+        qkv.close();
+        o.close();
+        gateUp.close();
+        down.close();
     }
 }

@@ -38,7 +38,11 @@ public final class Linear implements AutoCloseable {
     }
 
     Tensor forward(Tensor x) {
-        Tensor y = Tensors.linear(x, weight, bias);
+        return withAdapter(x, Tensors.linear(x, weight, bias));
+    }
+
+    /** Adds the attached adapter's {@code scaling * B A x} to this layer's base output {@code y}. */
+    Tensor withAdapter(Tensor x, Tensor y) {
         if (lora == null) {
             return y;
         }

@@ -54,13 +54,11 @@ final class WeightLoader {
             String p = "model.layers." + i + ".";
             layers[i] = new DecoderLayer(c, i,
                     norm(p + "input_layernorm.weight"),
-                    linear(p + "self_attn.q_proj", qOut, h, c.qkvBias()),
-                    linear(p + "self_attn.k_proj", kvOut, h, c.qkvBias()),
-                    linear(p + "self_attn.v_proj", kvOut, h, c.qkvBias()),
+                    fused(new String[] {p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj"},
+                            new int[] {qOut, kvOut, kvOut}, h, c.qkvBias()),
                     linear(p + "self_attn.o_proj", h, qOut, c.outputBias()),
                     norm(p + "post_attention_layernorm.weight"),
-                    linear(p + "mlp.gate_proj", inter, h, c.mlpBias()),
-                    linear(p + "mlp.up_proj", inter, h, c.mlpBias()),
+                    fused(new String[] {p + "mlp.gate_proj", p + "mlp.up_proj"}, new int[] {inter, inter}, h, c.mlpBias()),
                     linear(p + "mlp.down_proj", h, inter, c.mlpBias()));
         }
         RmsNorm norm = norm("model.norm.weight");
@@ -81,6 +79,18 @@ final class WeightLoader {
 
     private Linear linear(String module, int out, int in, boolean bias) {
         return new Linear(module, tensor(module + ".weight", out, in), bias ? tensor(module + ".bias", out) : null);
+    }
+
+    private FusedLinear fused(String[] modules, int[] outs, int in, boolean bias) {
+        Tensor[] weights = new Tensor[modules.length];
+        Tensor[] biases = bias ? new Tensor[modules.length] : null;
+        for (int i = 0; i < modules.length; i++) {
+            weights[i] = tensor(modules[i] + ".weight", outs[i], in);
+            if (bias) {
+                biases[i] = tensor(modules[i] + ".bias", outs[i]);
+            }
+        }
+        return FusedLinear.of(modules, weights, biases);
     }
 
     private Tensor tensor(String name, long... shape) {
