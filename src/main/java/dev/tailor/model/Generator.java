@@ -1,6 +1,7 @@
 package dev.tailor.model;
 
 import dev.tailor.TailorException;
+import dev.tailor.tensor.Engine;
 import dev.tailor.tensor.Tensors;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -70,20 +71,22 @@ public final class Generator {
                 Tensor hidden = model.hiddenStates(ids, positions, allowed, cache, longest - 1);
                 sampleAll(model.logits(hidden.narrow(1, longest - 1, 1)), seqs, params, listener);
             }
-            for (int n = 1; n < maxNew && !allDone(seqs); n++) {
-                try (PointerScope step = new PointerScope()) {
-                    long[] last = new long[batch];
-                    long[] pos = new long[batch];
-                    for (int i = 0; i < batch; i++) {
-                        last[i] = seqs[i].lastToken();
-                        pos[i] = seqs[i].prompt.length - 1 + n;
+            try (Engine.ThreadSetting threads = model.decodesOnNativeKernel(batch) ? Engine.singleThreaded() : null) {
+                for (int n = 1; n < maxNew && !allDone(seqs); n++) {
+                    try (PointerScope step = new PointerScope()) {
+                        long[] last = new long[batch];
+                        long[] pos = new long[batch];
+                        for (int i = 0; i < batch; i++) {
+                            last[i] = seqs[i].lastToken();
+                            pos[i] = seqs[i].prompt.length - 1 + n;
+                        }
+                        int past = cache.length();
+                        Tensor ids = Tensors.fromLongs(last, batch, 1).to(model.device.torchDevice(), torch.ScalarType.Long);
+                        Tensor positions = Tensors.fromLongs(pos, batch, 1).to(model.device.torchDevice(), torch.ScalarType.Long);
+                        Tensor allowed = AttentionMasks.causalWithPadding(padding.valid(past + 1), past, 1, model.device);
+                        Tensor hidden = model.hiddenStates(ids, positions, allowed, cache, longest - 1 + n);
+                        sampleAll(model.logits(hidden), seqs, params, listener);
                     }
-                    int past = cache.length();
-                    Tensor ids = Tensors.fromLongs(last, batch, 1).to(model.device.torchDevice(), torch.ScalarType.Long);
-                    Tensor positions = Tensors.fromLongs(pos, batch, 1).to(model.device.torchDevice(), torch.ScalarType.Long);
-                    Tensor allowed = AttentionMasks.causalWithPadding(padding.valid(past + 1), past, 1, model.device);
-                    Tensor hidden = model.hiddenStates(ids, positions, allowed, cache, longest - 1 + n);
-                    sampleAll(model.logits(hidden), seqs, params, listener);
                 }
             }
         }

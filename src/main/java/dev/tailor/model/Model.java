@@ -1,6 +1,7 @@
 package dev.tailor.model;
 
 import dev.tailor.TailorException;
+import dev.tailor.tensor.Bf16Gemv;
 import dev.tailor.tensor.DType;
 import dev.tailor.tensor.Device;
 import dev.tailor.tensor.SafetensorsCheckpoint;
@@ -119,6 +120,11 @@ public final class Model implements AutoCloseable {
             }
             return out;
         }
+    }
+
+    /** Whether decoding steps of {@code batch} sequences run their products on the native bf16 kernel. */
+    boolean decodesOnNativeKernel(int batch) {
+        return dtype == DType.BF16 && device == Device.CPU && batch <= Bf16Gemv.MAX_ROWS && Bf16Gemv.available();
     }
 
     /** Rejects ids outside the vocabulary and sequences beyond the context, before any native call. */
