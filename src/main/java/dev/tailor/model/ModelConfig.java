@@ -5,7 +5,9 @@ import dev.tailor.Json;
 import dev.tailor.TailorException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -109,6 +111,44 @@ public record ModelConfig(
     /** The longest sequence this model computes exactly: positions it was built for, within any sliding window. */
     public int contextLength() {
         return slidingWindow == null ? maxPositionEmbeddings : Math.min(maxPositionEmbeddings, slidingWindow);
+    }
+
+    /** Every tensor of the architecture with its Hugging Face name and [out, in] shape, in a fixed order. */
+    public Map<String, long[]> weightShapes() {
+        Map<String, long[]> s = new LinkedHashMap<>();
+        long h = hiddenSize();
+        long q = (long) numHeads() * headDim();
+        long kv = (long) numKvHeads() * headDim();
+        long inter = intermediateSize();
+        s.put("model.embed_tokens.weight", new long[] {vocabSize(), h});
+        for (int i = 0; i < numLayers(); i++) {
+            String p = "model.layers." + i + ".";
+            s.put(p + "input_layernorm.weight", new long[] {h});
+            for (String name : List.of("q_proj", "k_proj", "v_proj")) {
+                long out = name.equals("q_proj") ? q : kv;
+                s.put(p + "self_attn." + name + ".weight", new long[] {out, h});
+                if (qkvBias()) {
+                    s.put(p + "self_attn." + name + ".bias", new long[] {out});
+                }
+            }
+            s.put(p + "self_attn.o_proj.weight", new long[] {h, q});
+            if (outputBias()) {
+                s.put(p + "self_attn.o_proj.bias", new long[] {h});
+            }
+            s.put(p + "post_attention_layernorm.weight", new long[] {h});
+            for (String name : List.of("gate_proj", "up_proj", "down_proj")) {
+                long[] shape = name.equals("down_proj") ? new long[] {h, inter} : new long[] {inter, h};
+                s.put(p + "mlp." + name + ".weight", shape);
+                if (mlpBias()) {
+                    s.put(p + "mlp." + name + ".bias", new long[] {shape[0]});
+                }
+            }
+        }
+        s.put("model.norm.weight", new long[] {h});
+        if (!tieWordEmbeddings()) {
+            s.put("lm_head.weight", new long[] {vocabSize(), h});
+        }
+        return s;
     }
 
     /** Reads typed fields with errors that name the file and the field. */

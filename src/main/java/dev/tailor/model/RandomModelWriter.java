@@ -7,8 +7,6 @@ import dev.tailor.tensor.DType;
 import dev.tailor.tensor.SafetensorsWriter;
 import dev.tailor.tensor.Tensors;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.bytedeco.javacpp.PointerScope;
@@ -36,7 +34,7 @@ public final class RandomModelWriter {
         torch.manual_seed(seed);
         Map<String, Tensor> weights = new TreeMap<>();
         try {
-            for (Map.Entry<String, long[]> e : shapes(parsed).entrySet()) {
+            for (Map.Entry<String, long[]> e : parsed.weightShapes().entrySet()) {
                 weights.put(e.getKey(), randomWeight(e.getKey(), e.getValue(), dtype));
             }
             SafetensorsWriter.write(dir.resolve("model.safetensors"), weights, Map.of());
@@ -53,39 +51,5 @@ public final class RandomModelWriter {
             Tensor t = name.endsWith("norm.weight") ? torch.ones(shape) : torch.randn(shape).mul(Tensors.scalar(INIT_STD));
             return Tensors.keep(t.to(dtype.scalarType()));
         }
-    }
-
-    /** Every tensor of the architecture with its Hugging Face name and [out, in] shape, in a fixed order. */
-    static Map<String, long[]> shapes(ModelConfig c) {
-        Map<String, long[]> s = new LinkedHashMap<>();
-        long h = c.hiddenSize();
-        long q = (long) c.numHeads() * c.headDim();
-        long kv = (long) c.numKvHeads() * c.headDim();
-        long inter = c.intermediateSize();
-        s.put("model.embed_tokens.weight", new long[] {c.vocabSize(), h});
-        for (int i = 0; i < c.numLayers(); i++) {
-            String p = "model.layers." + i + ".";
-            s.put(p + "input_layernorm.weight", new long[] {h});
-            for (String name : List.of("q_proj", "k_proj", "v_proj")) {
-                long out = name.equals("q_proj") ? q : kv;
-                s.put(p + "self_attn." + name + ".weight", new long[] {out, h});
-                if (c.qkvBias()) {
-                    s.put(p + "self_attn." + name + ".bias", new long[] {out});
-                }
-            }
-            s.put(p + "self_attn.o_proj.weight", new long[] {h, q});
-            if (c.outputBias()) {
-                s.put(p + "self_attn.o_proj.bias", new long[] {h});
-            }
-            s.put(p + "post_attention_layernorm.weight", new long[] {h});
-            s.put(p + "mlp.gate_proj.weight", new long[] {inter, h});
-            s.put(p + "mlp.up_proj.weight", new long[] {inter, h});
-            s.put(p + "mlp.down_proj.weight", new long[] {h, inter});
-        }
-        s.put("model.norm.weight", new long[] {h});
-        if (!c.tieWordEmbeddings()) {
-            s.put("lm_head.weight", new long[] {c.vocabSize(), h});
-        }
-        return s;
     }
 }
