@@ -92,7 +92,7 @@ final class GenerateBenchmark implements Callable<Integer> {
             System.out.printf("decode batch %d: %.1f tokens/s (%.1f per sequence) = %.0f%% of the memory-bandwidth bound (%.1f steps/s)%n",
                     batch, tokS, tokS / batch, 100 * (tokS / batch) / boundTokS, boundTokS);
         }
-        System.out.printf("peak RSS: %.0f MiB%n", peakRssMiB());
+        System.out.printf("peak RSS: %.0f MiB%n", ProcessMemory.peakRssMiB());
     }
 
     /** 2 FLOPs per weight per token for every matmul, plus causal attention scores and values. */
@@ -125,18 +125,5 @@ final class GenerateBenchmark implements Callable<Integer> {
             best = Math.min(best, (System.nanoTime() - start) / 1e9);
         }
         return best;
-    }
-
-    private static double peakRssMiB() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
-                }
-            }
-        } catch (IOException ignored) {
-            // not Linux: report unknown
-        }
-        return Double.NaN;
     }
 }

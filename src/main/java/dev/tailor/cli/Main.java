@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "tailor", mixinStandardHelpOptions = true, version = "tailor 0.1.0",
         description = "Fine-tune, evaluate and serve open LLMs from the JVM.",
         subcommands = {InitModelCommand.class, GenerateCommand.class, ChatCommand.class, LogprobsCommand.class,
-                ChatTemplateCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+                ChatTemplateCommand.class, DemoCommand.class, TrainCommand.class, MergeCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     /** User errors (bad file, flag or input). */
     static final int EXIT_USER_ERROR = 1;
@@ -23,7 +23,14 @@ public final class Main {
     static int run(String... args) {
         CommandLine cli = new CommandLine(new Main());
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> report(e, commandLine.getErr()));
-        return cli.execute(args);
+        cli.setOverwrittenOptionsAllowed(true); // --config values first, then the command line's own
+        String[] expanded;
+        try {
+            expanded = ConfigFile.expand(cli, args);
+        } catch (TailorException e) {
+            return report(e, cli.getErr());
+        }
+        return cli.execute(expanded);
     }
 
     private static int report(Exception e, PrintWriter err) {

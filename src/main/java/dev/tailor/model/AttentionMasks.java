@@ -5,13 +5,28 @@ import dev.tailor.tensor.Tensors;
 import org.bytedeco.pytorch.Tensor;
 
 /** Boolean attention masks (true = may attend), shaped [B or 1, 1, query, key] for SDPA. */
-final class AttentionMasks {
+public final class AttentionMasks {
     private AttentionMasks() {}
 
     /** Plain causal mask for one unpadded sequence of length t. */
     static Tensor causal(int t, Device device) {
         Tensor idx = Tensors.arange(t, device);
         return idx.view(t, 1).ge(idx.view(1, t)).view(1, 1, t, t);
+    }
+
+    /**
+     * Causal block-diagonal mask for packed training rows: {@code segments} [B, T] numbers the
+     * examples of each row (1, 2, ...; 0 = padding) and a token attends only to earlier tokens of
+     * its own example, so packed examples never see each other. Padding (segment 0) attends to padding,
+     * which keeps every row of the softmax non-empty; its outputs carry no loss.
+     */
+    public static Tensor packed(Tensor segments) {
+        long b = segments.size(0);
+        long t = segments.size(1);
+        Tensor same = segments.view(b, 1, t, 1).eq(segments.view(b, 1, 1, t));
+        Tensor idx = Tensors.arange(t, Device.of(segments));
+        Tensor causal = idx.view(t, 1).ge(idx.view(1, t)).view(1, 1, t, t);
+        return same.logical_and(causal);
     }
 
     /**

@@ -37,11 +37,16 @@ final class DecoderLayer implements AutoCloseable {
     }
 
     long parameterCount() {
-        long n = inputNorm.numel() + postAttentionNorm.numel();
-        for (Linear l : linears()) {
-            n += l.parameterCount();
-        }
-        return n;
+        return inputNorm.numel() + postAttentionNorm.numel() + qkv.parameterCount() + o.parameterCount()
+                + gateUp.parameterCount() + down.parameterCount();
+    }
+
+    long linearParameters() {
+        return qkv.parameterCount() + o.parameterCount() + gateUp.parameterCount() + down.parameterCount();
+    }
+
+    long linearBytes() {
+        return qkv.residentBytes() + o.residentBytes() + gateUp.residentBytes() + down.residentBytes();
     }
 
     /**

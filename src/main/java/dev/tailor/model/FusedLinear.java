@@ -8,43 +8,50 @@ import org.bytedeco.pytorch.Tensor;
  * Linear layers that read the same input (q/k/v, gate/up) computed as one matrix product, as vLLM
  * fuses them: decoding streams one large matrix instead of several small ones, each of which paid
  * a fixed cost per call. Each part stays a {@link Linear} with its Hugging Face name and its own
- * LoRA adapter; its weight is a view into the fused matrix.
+ * LoRA adapter.
  */
 final class FusedLinear implements AutoCloseable {
     final Linear[] parts;
-    private final Tensor weight;
+    private final FrozenWeight weight;
     private final Tensor bias;
 
-    private FusedLinear(Linear[] parts, Tensor weight, Tensor bias) {
+    private FusedLinear(Linear[] parts, FrozenWeight weight, Tensor bias) {
         this.parts = parts;
         this.weight = weight;
         this.bias = bias;
     }
 
-    /** Takes ownership of the given weights (and biases: all or none), replacing them by views. */
-    static FusedLinear of(String[] names, Tensor[] weights, Tensor[] biases) {
+    /**
+     * Takes ownership of the given weights (and biases: all or none) and concatenates them; with
+     * {@code nf4} the fused matrix is quantized and the 16-bit copy freed.
+     */
+    static FusedLinear of(String[] names, Tensor[] weights, Tensor[] biases, boolean nf4) {
         try (PointerScope scope = new PointerScope()) {
-            Tensor weight = Tensors.keep(Tensors.cat(0, weights));
+            Tensor fused = Tensors.keep(Tensors.cat(0, weights));
             Tensor bias = biases == null ? null : Tensors.keep(Tensors.cat(0, biases));
             Linear[] parts = new Linear[names.length];
-            long offset = 0;
             for (int i = 0; i < names.length; i++) {
-                long rows = weights[i].size(0);
-                parts[i] = new Linear(names[i], Tensors.keep(weight.narrow(0, offset, rows)),
-                        bias == null ? null : Tensors.keep(bias.narrow(0, offset, rows)));
-                offset += rows;
+                parts[i] = Linear.part(names[i], weights[i].size(0), weights[i].size(1));
                 weights[i].close();
                 if (biases != null) {
                     biases[i].close();
                 }
             }
-            return new FusedLinear(parts, weight, bias);
+            return new FusedLinear(parts, nf4 ? FrozenWeight.nf4(fused) : FrozenWeight.dense(fused), bias);
         }
+    }
+
+    long parameterCount() {
+        return weight.numel() + (bias == null ? 0 : bias.numel());
+    }
+
+    long residentBytes() {
+        return weight.residentBytes() + (bias == null ? 0 : bias.numel() * Tensors.dtype(bias).bytes);
     }
 
     /** Each part's output for input x, with each part's adapter applied. */
     Tensor[] forward(Tensor x) {
-        Tensor y = Tensors.linear(x, weight, bias);
+        Tensor y = Tensors.linear(x, weight.tensor(), bias);
         Tensor[] out = new Tensor[parts.length];
         long offset = 0;
         for (int i = 0; i < parts.length; i++) {
@@ -57,9 +64,6 @@ final class FusedLinear implements AutoCloseable {
 
     @Override
     public void close() {
-        for (Linear part : parts) {
-            part.close();
-        }
         weight.close();
         if (bias != null) {
             bias.close();

@@ -6,30 +6,46 @@ import org.bytedeco.pytorch.global.torch;
 
 /**
  * A Hugging Face linear layer (weight [out, in], optional bias) with an optional unmerged LoRA
- * adapter: {@code y = W x + b + scaling * B A x}, the adapter path computed in fp32 as PEFT does.
+ * adapter: {@code y = W x + b + scaling * B A dropout(x)}, the adapter path computed in fp32 as
+ * PEFT does. A part of a fused product ({@link FusedLinear}) holds no weight of its own: it only
+ * names the module and carries its adapter.
  */
 public final class Linear implements AutoCloseable {
     final String name;
-    final Tensor weight;
+    private final long in;
+    private final long out;
+    final FrozenWeight weight;
     final Tensor bias;
     private LoraWeights lora;
+    private double dropout;
 
-    Linear(String name, Tensor weight, Tensor bias) {
+    Linear(String name, long out, long in, FrozenWeight weight, Tensor bias) {
         this.name = name;
+        this.out = out;
+        this.in = in;
         this.weight = weight;
         this.bias = bias;
     }
 
+    /** A module of a fused product: its rows of the fused output, its own adapter, no weight. */
+    static Linear part(String name, long out, long in) {
+        return new Linear(name, out, in, null, null);
+    }
+
     public long inFeatures() {
-        return weight.size(1);
+        return in;
     }
 
     public long outFeatures() {
-        return weight.size(0);
+        return out;
     }
 
     long parameterCount() {
-        return weight.numel() + (bias == null ? 0 : bias.numel());
+        return weight == null ? 0 : weight.numel() + (bias == null ? 0 : bias.numel());
+    }
+
+    long residentBytes() {
+        return weight == null ? 0 : weight.residentBytes() + (bias == null ? 0 : bias.numel() * Tensors.dtype(bias).bytes);
     }
 
     /** Attaches an adapter's weights (owned by the {@link Adapter}), or detaches with null. */
@@ -37,22 +53,33 @@ public final class Linear implements AutoCloseable {
         this.lora = lora;
     }
 
-    Tensor forward(Tensor x) {
-        return withAdapter(x, Tensors.linear(x, weight, bias));
+    /** LoRA dropout probability while training; 0 for inference. */
+    void setDropout(double p) {
+        this.dropout = p;
     }
 
-    /** Adds the attached adapter's {@code scaling * B A x} to this layer's base output {@code y}. */
+    Tensor forward(Tensor x) {
+        return withAdapter(x, Tensors.linear(x, weight.tensor(), bias));
+    }
+
+    /** Adds the attached adapter's {@code scaling * B A dropout(x)} to this layer's base output {@code y}. */
     Tensor withAdapter(Tensor x, Tensor y) {
         if (lora == null) {
             return y;
         }
-        Tensor delta = Tensors.linear(Tensors.linear(x.to(torch.ScalarType.Float), lora.a(), null), lora.b(), null);
+        Tensor input = x.to(torch.ScalarType.Float);
+        if (dropout > 0) {
+            input = torch.dropout(input, dropout, true);
+        }
+        Tensor delta = Tensors.linear(Tensors.linear(input, lora.a(), null), lora.b(), null);
         return y.add(delta.mul(Tensors.scalar(lora.scaling())).to(y.scalar_type()));
     }
 
     @Override
     public void close() {
-        weight.close();
+        if (weight != null) {
+            weight.close();
+        }
         if (bias != null) {
             bias.close();
         }

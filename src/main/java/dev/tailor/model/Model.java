@@ -49,9 +49,18 @@ public final class Model implements AutoCloseable {
      * @param dtype compute dtype for the weights, or null for the checkpoint's (F16 becomes F32)
      */
     public static Model load(Path dir, Device device, DType dtype) {
+        return load(dir, device, dtype, false);
+    }
+
+    /**
+     * @param nf4 keep the decoder's linear weights in NF4 with double quantization (QLoRA): about
+     *     0.52 bytes per parameter, dequantized per product; embeddings, norms and lm_head stay 16-bit
+     *     as bitsandbytes leaves them
+     */
+    public static Model load(Path dir, Device device, DType dtype, boolean nf4) {
         ModelConfig config = ModelConfig.load(dir);
         try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(dir)) {
-            return new WeightLoader(config, checkpoint, dir, device, dtype).load();
+            return new WeightLoader(config, checkpoint, dir, device, dtype, nf4).load();
         }
     }
 
@@ -161,6 +170,36 @@ public final class Model implements AutoCloseable {
 
     public void detachAdapter() {
         linearLayers().values().forEach(l -> l.setLora(null));
+    }
+
+    /**
+     * Training mode: LoRA dropout with probability {@code loraDropout} on adapter inputs (the only
+     * dropout of these architectures as Tailor trains them). {@link #eval} turns it off.
+     */
+    public void train(double loraDropout) {
+        linearLayers().values().forEach(l -> l.setDropout(loraDropout));
+    }
+
+    public void eval() {
+        train(0);
+    }
+
+    /** Bytes the frozen weights of the decoder layers keep resident (NF4 or dense), for QLoRA accounting. */
+    public long decoderLinearBytes() {
+        long n = 0;
+        for (DecoderLayer layer : layers) {
+            n += layer.linearBytes();
+        }
+        return n;
+    }
+
+    /** Parameters of the decoder layers' linear products (what NF4 quantizes). */
+    public long decoderLinearParameters() {
+        long n = 0;
+        for (DecoderLayer layer : layers) {
+            n += layer.linearParameters();
+        }
+        return n;
     }
 
     public long parameterCount() {

@@ -24,9 +24,12 @@ final class WeightLoader {
     private final Path dir;
     private final Device device;
     private final DType dtype;
+    private final boolean nf4;
 
-    WeightLoader(ModelConfig config, SafetensorsCheckpoint checkpoint, Path dir, Device device, DType requested) {
+    /** @param nf4 quantize the decoder's linear weights to NF4 (QLoRA); embeddings and norms stay dense */
+    WeightLoader(ModelConfig config, SafetensorsCheckpoint checkpoint, Path dir, Device device, DType requested, boolean nf4) {
         this.c = config;
+        this.nf4 = nf4;
         this.checkpoint = checkpoint;
         this.dir = dir;
         this.device = device;
@@ -100,7 +103,10 @@ final class WeightLoader {
     }
 
     private Linear linear(String module, boolean bias) {
-        return new Linear(module, tensor(module + ".weight"), bias ? tensor(module + ".bias") : null);
+        Tensor w = tensor(module + ".weight");
+        long out = w.size(0);
+        long in = w.size(1);
+        return new Linear(module, out, in, nf4 ? FrozenWeight.nf4(w) : FrozenWeight.dense(w), bias ? tensor(module + ".bias") : null);
     }
 
     private FusedLinear fused(boolean bias, String... modules) {
@@ -112,7 +118,7 @@ final class WeightLoader {
                 biases[i] = tensor(modules[i] + ".bias");
             }
         }
-        return FusedLinear.of(modules, weights, biases);
+        return FusedLinear.of(modules, weights, biases, nf4);
     }
 
     /** Loads one validated weight in the compute dtype, owned by the model from here. */

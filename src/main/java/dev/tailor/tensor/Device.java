@@ -12,6 +12,11 @@ public enum Device {
         return new org.bytedeco.pytorch.Device(this == CPU ? torch.DeviceType.CPU : torch.DeviceType.CUDA);
     }
 
+    /** Where a tensor lives. */
+    public static Device of(org.bytedeco.pytorch.Tensor t) {
+        return t.is_cuda() ? CUDA : CPU;
+    }
+
     public static Device parse(String name) {
         switch (name.toLowerCase(Locale.ROOT)) {
             case "cpu": return CPU;

@@ -1,0 +1,211 @@
+package dev.tailor.cli;
+
+import dev.tailor.AtomicFiles;
+import dev.tailor.Json;
+import dev.tailor.data.Batch;
+import dev.tailor.data.Batcher;
+import dev.tailor.data.ChatEncoder;
+import dev.tailor.data.ChatTemplate;
+import dev.tailor.data.Dataset;
+import dev.tailor.data.GeneratedModel;
+import dev.tailor.data.TokenizedExample;
+import dev.tailor.model.ModelConfig;
+import dev.tailor.model.ModelPreset;
+import dev.tailor.model.Tokenizer;
+import dev.tailor.tensor.DType;
+import dev.tailor.tensor.Device;
+import dev.tailor.tensor.Engine;
+import dev.tailor.tensor.MachinePeaks;
+import dev.tailor.train.SftRecipe;
+import dev.tailor.train.Trainer;
+import dev.tailor.train.TrainingConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = {"LoRA training speed of a preset-shaped model as MFU against the bf16 GEMM throughput measured in the same run,",
+                "and packing against padding to max length on a mixed-length chat set (30-500 tokens per example)."})
+final class TrainBenchmark implements Callable<Integer> {
+    @Option(names = "--preset", defaultValue = "qwen2.5-0.5b")
+    String preset;
+
+    @Option(names = "--seq-len", defaultValue = "512")
+    int seqLen;
+
+    @Option(names = "--batch-size", defaultValue = "4")
+    int batchSize;
+
+    @Option(names = "--steps", defaultValue = "4", description = "measured steps per configuration, after one warm-up step (default: ${DEFAULT-VALUE})")
+    int steps;
+
+    @Option(names = "--qlora", description = "also measure QLoRA (NF4 base)")
+    boolean qlora;
+
+    @Option(names = "--threads", defaultValue = "0")
+    int threads;
+
+    private static final String[] WORDS = ("the of and to in is you that it he was for on are as with his they at be this have from or one had "
+            + "by word but not what all were we when your can said there use an each which she do how their if will up other about out many "
+            + "then them these so some her would make like him into time has look two more write go see number no way could people my than "
+            + "first water been call who oil its now find long down day did get come made may part order account payment delivery").split(" ");
+
+    @Override
+    public Integer call() throws IOException {
+        Engine.configure(threads);
+        ModelPreset p = ModelPreset.parse(preset);
+        System.out.println("machine: " + Runtime.getRuntime().availableProcessors() + " cores; " + Engine.describe());
+        double peak = MachinePeaks.gemmGflops(DType.BF16, 2048, Device.CPU);
+        System.out.printf(Locale.ROOT, "measured: GEMM 2048^3 bf16 %.0f GFLOP/s%n", peak);
+        Path dir = Files.createTempDirectory("tailor-bench-train-");
+        try {
+            Path model = dir.resolve("model");
+            GeneratedModel.write(model, p, 0, DType.BF16);
+            Path data = writeChatSet(dir.resolve("chat.jsonl"), (steps + 1) * batchSize * 8);
+            System.out.printf(Locale.ROOT, "model: %s bf16; LoRA r=16 on q,k,v,o; %d-token rows, %d rows per step; FLOPs counted: 2 per "
+                    + "multiply-add, forward and input-gradient through the frozen weights (2+2 x params x tokens), lm_head at trained "
+                    + "positions likewise, LoRA forward + both gradients (6 x r(in+out)), causal attention forward + backward "
+                    + "(3 x 4 x heads x head_dim x keys attended)%n", p.id, seqLen, batchSize);
+            Run packed = measure("LoRA, packed", model, data, dir, true, false, peak);
+            Run padded = measure("LoRA, padded to max length", model, data, dir, false, false, peak);
+            System.out.printf(Locale.ROOT, "packing vs padding to max length: %.2fx trained tokens/s%n",
+                    packed.trainedPerSecond / padded.trainedPerSecond);
+            if (qlora) {
+                measure("QLoRA (NF4 base), packed", model, data, dir, true, true, peak);
+            }
+        } finally {
+            try (Stream<Path> files = Files.walk(dir)) {
+                files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            }
+        }
+        return 0;
+    }
+
+    private record Run(double secondsPerStep, double trainedPerSecond) {}
+
+    private Run measure(String name, Path model, Path data, Path dir, boolean packing, boolean nf4, double peak) throws IOException {
+        TrainingConfig c = new TrainingConfig();
+        c.model = model;
+        c.data = data;
+        c.output = dir.resolve("out-" + name.replaceAll("[^a-z]", ""));
+        c.loraR = 16;
+        c.loraAlpha = 32;
+        c.loraDropout = 0.05;
+        c.targetModules = List.of("q_proj", "k_proj", "v_proj", "o_proj");
+        c.qlora = nf4;
+        c.epochs = 1;
+        c.batchSize = batchSize;
+        c.gradAccum = 1;
+        c.lr = 2e-4;
+        c.lrScheduler = "constant";
+        c.maxGradNorm = 1.0;
+        c.maxSeqLen = seqLen;
+        c.packing = packing;
+        c.padding = packing ? "longest" : "max_length";
+        c.maxSteps = steps + 1;
+        c.seed = 1;
+        c.loggingSteps = 1000;
+        c.saveStrategy = "no";
+        c.saveSteps = 1;
+        List<Batch> batches = plannedBatches(c);
+        double[] flops = new double[steps + 1];
+        ModelConfig mc = ModelConfig.load(model);
+        for (int i = 0; i < flops.length; i++) {
+            flops[i] = flops(mc, batches.get(i), 16);
+        }
+        ProcessMemory.resetPeak();
+        List<double[]> timings = new ArrayList<>(); // seconds, trained tokens, flops
+        SftRecipe.Summary s = SftRecipe.run(c, null, new Trainer.Listener() {
+            @Override
+            public void onStep(int step, int total, double loss, double seconds, long realTokens, long trainedTokens) {
+                if (step > 1) { // the first step pays for page faults and kernel selection
+                    timings.add(new double[] {seconds, trainedTokens, flops[step - 1]});
+                }
+            }
+
+            @Override
+            public void onEvent(Map<String, Object> event) { }
+
+            @Override
+            public void onCheckpoint(Path checkpoint) { }
+        }, line -> { });
+        double seconds = timings.stream().mapToDouble(t -> t[0]).sum();
+        double trained = timings.stream().mapToDouble(t -> t[1]).sum();
+        double gflops = timings.stream().mapToDouble(t -> t[2]).sum() / seconds / 1e9;
+        System.out.printf(Locale.ROOT, "%s: %.2f s/step, %.0f trained tokens/s, %.0f GFLOP/s = MFU %.0f%% of measured bf16 GEMM; peak RSS %.0f MiB%n",
+                name, seconds / timings.size(), trained / seconds, gflops, 100 * gflops / peak, ProcessMemory.peakRssMiB());
+        if (nf4) {
+            try (var m = dev.tailor.model.Model.load(model, Device.CPU, null, true)) {
+                System.out.printf(Locale.ROOT, "QLoRA base: decoder linear weights %.3f bytes/parameter resident (%.0f MiB for %.0fM parameters); "
+                                + "embeddings and norms stay bf16%n", (double) m.decoderLinearBytes() / m.decoderLinearParameters(),
+                        m.decoderLinearBytes() / 1048576.0, m.decoderLinearParameters() / 1e6);
+            }
+        }
+        return new Run(seconds / timings.size(), trained / seconds);
+    }
+
+    /** The batches the run will train on, rebuilt the same way (same data, seed, epoch) to count their FLOPs. */
+    private static List<Batch> plannedBatches(TrainingConfig c) {
+        try (Tokenizer tokenizer = Tokenizer.fromModelDir(c.model)) {
+            ChatEncoder encoder = new ChatEncoder(ChatTemplate.fromModelDir(c.model), tokenizer);
+            List<TokenizedExample> examples = Dataset.load(c.data).examples().stream().map(e -> encoder.encode(e, c.maxSeqLen)).toList();
+            return Batcher.epoch(examples, 0, c.seed, c.batchSize, c.maxSeqLen, c.packing, c.padding.equals("max_length"),
+                    tokenizer.padTokenId().orElse(0));
+        }
+    }
+
+    /** Useful FLOPs of one training step (padding excluded), by the formula printed above. */
+    private static double flops(ModelConfig c, Batch b, int rank) {
+        double h = c.hiddenSize();
+        double q = (double) c.numHeads() * c.headDim();
+        double kv = (double) c.numKvHeads() * c.headDim();
+        double linear = c.numLayers() * (h * (q + 2 * kv) + q * h + 3 * h * c.intermediateSize());
+        double lora = c.numLayers() * rank * ((h + q) + 2 * (h + kv) + (q + h));
+        double attended = 0;
+        for (int i = 0; i < b.ids().length; i++) {
+            if (b.segments()[i] != 0) {
+                attended += b.positions()[i] + 1;
+            }
+        }
+        double real = b.realTokens();
+        double trained = b.trainedTokens();
+        return 4 * linear * real + 4 * h * c.vocabSize() * trained + 6 * lora * real + 3 * 4 * c.numLayers() * q * attended;
+    }
+
+    /** Chat examples of 30-500 tokens (uniform), half prompt, half answer, from common words. */
+    private static Path writeChatSet(Path file, int n) {
+        SplittableRandom random = new SplittableRandom(7);
+        StringBuilder out = new StringBuilder();
+        for (int i = 0; i < n; i++) {
+            int tokens = random.nextInt(30, 501);
+            Map<String, Object> user = new LinkedHashMap<>();
+            user.put("role", "user");
+            user.put("content", words(random, tokens / 3));
+            Map<String, Object> assistant = new LinkedHashMap<>();
+            assistant.put("role", "assistant");
+            assistant.put("content", words(random, tokens / 3));
+            out.append(Json.compact(Map.of("messages", List.of(user, assistant)))).append('\n');
+        }
+        AtomicFiles.writeString(file, out.toString());
+        return file;
+    }
+
+    private static String words(SplittableRandom random, int n) {
+        StringBuilder s = new StringBuilder();
+        for (int i = 0; i < Math.max(1, n); i++) {
+            s.append(i == 0 ? "" : " ").append(WORDS[random.nextInt(WORDS.length)]);
+        }
+        return s.toString();
+    }
+}

@@ -1,0 +1,166 @@
+package dev.tailor.train;
+
+import dev.tailor.AtomicFiles;
+import dev.tailor.Json;
+import dev.tailor.TailorException;
+import dev.tailor.model.Adapter;
+import dev.tailor.tensor.DType;
+import dev.tailor.tensor.SafetensorsFile;
+import dev.tailor.tensor.SafetensorsWriter;
+import dev.tailor.tensor.Tensors;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * {@code checkpoint-N/}: the adapter in PEFT format (usable as it is), the optimizer's moments,
+ * the best adapter so far, and {@link TrainerState}. Written into a hidden temporary directory and
+ * renamed when complete, so a run killed while saving leaves the previous checkpoint intact and no
+ * half-written one (transformers' adapter-only checkpoints lose the optimizer: bug 7 of SPECS.md).
+ */
+final class Checkpoint {
+    static final String STATE = "trainer_state.json";
+    static final String OPTIMIZER = "optimizer.safetensors";
+    static final String BEST = "best_adapter_model.safetensors";
+    private static final Pattern NAME = Pattern.compile("checkpoint-(\\d+)");
+
+    private Checkpoint() {}
+
+    static Path save(Path output, TrainerState state, Adapter adapter, AdamW optimizer, Map<String, Tensor> best) {
+        Path target = output.resolve("checkpoint-" + state.step());
+        Path tmp = output.resolve(".checkpoint-" + state.step() + ".tmp");
+        try {
+            deleteRecursively(tmp);
+            Files.createDirectories(tmp);
+            adapter.save(tmp);
+            SafetensorsWriter.write(tmp.resolve(OPTIMIZER), optimizer.state(), Map.of("steps", Long.toString(optimizer.steps())));
+            if (best != null) {
+                SafetensorsWriter.write(tmp.resolve(BEST), best, Map.of());
+            }
+            AtomicFiles.writeString(tmp.resolve(STATE), Json.pretty(state) + "\n");
+            deleteRecursively(target);
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            return target;
+        } catch (IOException | UncheckedIOException e) {
+            deleteQuietly(tmp);
+            throw new TailorException("cannot save checkpoint " + target + ": " + rootMessage(e)
+                    + "; free disk space and resume from the last complete checkpoint with --resume");
+        }
+    }
+
+    /** The newest complete checkpoint of an output directory. */
+    static Optional<Path> latest(Path output) {
+        if (!Files.isDirectory(output)) {
+            return Optional.empty();
+        }
+        try (Stream<Path> dirs = Files.list(output)) {
+            return dirs.filter(d -> NAME.matcher(d.getFileName().toString()).matches() && Files.isRegularFile(d.resolve(STATE)))
+                    .max(Comparator.comparingInt(Checkpoint::stepOf));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static TrainerState readState(Path checkpoint) {
+        Path file = checkpoint.resolve(STATE);
+        if (!Files.isRegularFile(file)) {
+            throw new TailorException(checkpoint + ": no " + STATE + "; --resume takes a checkpoint-N directory written by tailor train");
+        }
+        return Json.MAPPER.convertValue(Json.readTree(file), TrainerState.class);
+    }
+
+    /** Copies the checkpoint's adapter weights into the trainable ones (same names and shapes, checked). */
+    static void restoreAdapter(Path checkpoint, Map<String, Tensor> parameters) {
+        copyInto(checkpoint.resolve("adapter_model.safetensors"), parameters, name -> "base_model.model." + name + ".weight");
+    }
+
+    static void restoreOptimizer(Path checkpoint, AdamW optimizer) {
+        Path file = checkpoint.resolve(OPTIMIZER);
+        try (SafetensorsFile f = SafetensorsFile.open(file); PointerScope scope = new PointerScope()) {
+            Map<String, Tensor> state = new LinkedHashMap<>();
+            for (String name : f.names()) {
+                state.put(name, f.load(name, DType.F32));
+            }
+            optimizer.load(state, Long.parseLong(f.metadata().getOrDefault("steps", "0")));
+        }
+    }
+
+    /** The best adapter weights saved with the checkpoint, if any, as new tensors owned by the caller. */
+    static Map<String, Tensor> readBest(Path checkpoint) {
+        Path file = checkpoint.resolve(BEST);
+        if (!Files.isRegularFile(file)) {
+            return null;
+        }
+        Map<String, Tensor> best = new LinkedHashMap<>();
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            for (String name : f.names()) {
+                try (PointerScope scope = new PointerScope()) {
+                    best.put(name, Tensors.keep(f.load(name, DType.F32)));
+                }
+            }
+        }
+        return best;
+    }
+
+    private static void copyInto(Path file, Map<String, Tensor> parameters, Function<String, String> key) {
+        try (SafetensorsFile f = SafetensorsFile.open(file); NoGradGuard noGrad = new NoGradGuard()) {
+            for (Map.Entry<String, Tensor> p : parameters.entrySet()) {
+                String name = key.apply(p.getKey());
+                if (!f.contains(name) || !Arrays.equals(f.entry(name).shape(), Tensors.shape(p.getValue()))) {
+                    throw new TailorException(file + ": no tensor '" + name + "' of shape "
+                            + Arrays.toString(Tensors.shape(p.getValue()))
+                            + "; the checkpoint was written with other LoRA settings (--lora-r, --target-modules)");
+                }
+                try (PointerScope scope = new PointerScope()) {
+                    p.getValue().copy_(f.load(name, DType.F32));
+                }
+            }
+        }
+    }
+
+    private static int stepOf(Path checkpoint) {
+        Matcher m = NAME.matcher(checkpoint.getFileName().toString());
+        return m.matches() ? Integer.parseInt(m.group(1)) : -1;
+    }
+
+    static void deleteRecursively(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> all = Files.walk(dir)) {
+            for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try {
+            deleteRecursively(dir);
+        } catch (IOException ignored) {
+            // reporting the original failure matters more
+        }
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t.getMessage() == null ? t.toString() : t.getMessage();
+    }
+}

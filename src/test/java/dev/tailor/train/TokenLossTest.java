@@ -1,0 +1,136 @@
+package dev.tailor.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tailor.data.Batch;
+import dev.tailor.model.Adapter;
+import dev.tailor.model.AdapterConfig;
+import dev.tailor.model.Model;
+import dev.tailor.tensor.Device;
+import dev.tailor.tensor.Tensors;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The training loss: packing is exact, LoRA gradients match finite differences. */
+class TokenLossTest {
+    private static final int I = -100;
+
+    @TempDir
+    static Path tmp;
+    static Model model;
+
+    @BeforeAll
+    static void load() {
+        model = Model.load(TrainingFixtures.tinyModel(tmp.resolve("tiny")), Device.CPU, null);
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+    }
+
+    private static final long[] A_IDS = {3, 17, 40, 41, 9, 100};
+    private static final long[] A_LABELS = {I, I, I, 41, 9, 100};
+    private static final long[] B_IDS = {5, 6, 77, 300};
+    private static final long[] B_LABELS = {I, 6, 77, 300};
+
+    private static Batch alone(long[] ids, long[] labels) {
+        long[] positions = new long[ids.length];
+        int[] segments = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            positions[i] = i;
+            segments[i] = 1;
+        }
+        return new Batch(1, ids.length, ids, labels, positions, segments, 1);
+    }
+
+    /** A then B in one row, then two padding slots. */
+    private static Batch packed() {
+        return new Batch(1, 12,
+                new long[] {3, 17, 40, 41, 9, 100, 5, 6, 77, 300, 0, 0},
+                new long[] {I, I, I, 41, 9, 100, I, 6, 77, 300, I, I},
+                new long[] {0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 0, 0},
+                new int[] {1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 0, 0}, 2);
+    }
+
+    @Test
+    void packedExamplesGiveTheLossOfEachAlone() {
+        try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+            TokenLoss.Result a = TokenLoss.of(model, alone(A_IDS, A_LABELS));
+            TokenLoss.Result b = TokenLoss.of(model, alone(B_IDS, B_LABELS));
+            TokenLoss.Result both = TokenLoss.of(model, packed());
+            // A trains 3 targets (41, 9, 100 predicted from their predecessors), B 3; B's first token is never
+            // predicted from A's last
+            assertEquals(3 + 3, both.tokens());
+            assertEquals(a.tokens() + b.tokens(), both.tokens());
+            assertEquals(a.sum().item_double() + b.sum().item_double(), both.sum().item_double(), 1e-4);
+        }
+    }
+
+    @Test
+    void theShiftPredictsEachLabelFromThePreviousPositionOfTheSameExample() {
+        long[] targets = TokenLoss.shiftedTargets(packed());
+        assertEquals(List.of((long) I, (long) I, 41L, 9L, 100L, (long) I, 6L, 77L, 300L, (long) I, (long) I, (long) I),
+                java.util.Arrays.stream(targets).boxed().toList());
+    }
+
+    @Test
+    void loraGradientsMatchFiniteDifferences() {
+        AdapterConfig config = AdapterConfig.forTraining(2, 4, 0, List.of("q_proj", "v_proj", "down_proj"), false, "tiny");
+        try (Adapter adapter = Adapter.create(model, config, 1)) {
+            model.attach(adapter);
+            Map<String, Tensor> params = adapter.parameters();
+            try (NoGradGuard g = new NoGradGuard(); PointerScope s = new PointerScope()) {
+                torch.manual_seed(2);
+                for (Map.Entry<String, Tensor> e : params.entrySet()) {
+                    if (e.getKey().endsWith("lora_B")) {
+                        e.getValue().copy_(torch.randn(Tensors.shape(e.getValue())).mul(Tensors.scalar(0.5)));
+                    }
+                }
+            }
+            Batch batch = packed();
+            try (PointerScope s = new PointerScope()) {
+                TokenLoss.of(model, batch).sum().backward();
+            }
+            int checked = 0;
+            for (String name : List.of("model.layers.0.self_attn.q_proj.lora_A", "model.layers.1.self_attn.v_proj.lora_B",
+                    "model.layers.0.mlp.down_proj.lora_A", "model.layers.1.mlp.down_proj.lora_B")) {
+                Tensor p = params.get(name);
+                float[] grad = Tensors.toFloats(p.grad());
+                FloatPointer data = p.data_ptr_float();
+                for (int index : new int[] {0, 7, grad.length - 1}) {
+                    float original = data.get(index);
+                    double eps = 1e-2;
+                    data.put(index, (float) (original + eps));
+                    double plus = loss(batch);
+                    data.put(index, (float) (original - eps));
+                    double minus = loss(batch);
+                    data.put(index, original);
+                    double numeric = (plus - minus) / (2 * eps);
+                    assertEquals(numeric, grad[index], 2e-3 + 2e-2 * Math.abs(numeric), name + "[" + index + "]");
+                    checked++;
+                }
+            }
+            assertEquals(12, checked);
+            assertTrue(Math.abs(Tensors.toFloats(params.get("model.layers.0.self_attn.q_proj.lora_A").grad())[0]) > 0);
+            model.detachAdapter();
+        }
+    }
+
+    private static double loss(Batch batch) {
+        try (NoGradGuard g = new NoGradGuard(); PointerScope s = new PointerScope()) {
+            return TokenLoss.of(model, batch).sum().item_double();
+        }
+    }
+}
