@@ -2,6 +2,7 @@ package dev.tailor.data;
 
 import dev.tailor.AtomicFiles;
 import dev.tailor.Json;
+import dev.tailor.model.ByteLevelBpeTokenizerWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -52,6 +53,21 @@ public final class DemoDataset {
     /** The answers a compliant model gives. */
     public static Set<String> labels() {
         return ISSUES.keySet();
+    }
+
+    /**
+     * The bundled English text as {"text": ...} examples, one paragraph each: pretraining data that
+     * turns a random model into a (very small) language model before the demo fine-tunes it.
+     */
+    public static Path writePretrainingText(Path file) {
+        StringBuilder text = new StringBuilder();
+        for (String paragraph : ByteLevelBpeTokenizerWriter.trainingText().split("\n\s*\n")) {
+            if (!paragraph.isBlank()) {
+                text.append(Json.compact(Map.of("text", paragraph.strip()))).append('\n');
+            }
+        }
+        AtomicFiles.writeString(file, text.toString());
+        return file;
     }
 
     /** Paths of the three files written. */

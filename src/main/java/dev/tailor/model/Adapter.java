@@ -31,7 +31,7 @@ import org.bytedeco.pytorch.global.torch;
  * model and every shape must fit it, checked before any tensor is created), or created fresh for
  * training. The adapter owns its weights.
  */
-public final class Adapter implements AutoCloseable {
+public final class Adapter implements TrainableWeights, AutoCloseable {
     private static final String PREFIX = "base_model.model.";
     private static final String WEIGHTS_FILE = "adapter_model.safetensors";
     private static final String CONFIG_FILE = "adapter_config.json";
@@ -226,6 +226,7 @@ public final class Adapter implements AutoCloseable {
     }
 
     /** The trainable tensors by name, {@code MODULE.lora_A} and {@code MODULE.lora_B}; owned by this adapter. */
+    @Override
     public Map<String, Tensor> parameters() {
         Map<String, Tensor> params = new LinkedHashMap<>();
         byModule.forEach((module, w) -> {
@@ -235,11 +236,13 @@ public final class Adapter implements AutoCloseable {
         return params;
     }
 
+    @Override
     public long parameterCount() {
         return byModule.values().stream().mapToLong(w -> w.a().numel() + w.b().numel()).sum();
     }
 
     /** {@link #save(Path, DType)} in fp32, as PEFT saves adapters trained in fp32. */
+    @Override
     public void save(Path dir) {
         save(dir, DType.F32);
     }

@@ -82,7 +82,8 @@ public final class ByteLevelBpeTokenizerWriter {
         return new SpecialTokenIds(bpeSize, bpeSize + 1, bpeSize + 2);
     }
 
-    private static String trainingText() {
+    /** The bundled English text the tokenizer is learnt from (also the demo's pretraining text). */
+    public static String trainingText() {
         try (InputStream in = ByteLevelBpeTokenizerWriter.class.getResourceAsStream(TRAINING_TEXT)) {
             if (in == null) {
                 throw new IllegalStateException("missing resource " + TRAINING_TEXT);

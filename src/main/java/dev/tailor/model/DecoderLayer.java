@@ -1,6 +1,7 @@
 package dev.tailor.model;
 
 import dev.tailor.tensor.Tensors;
+import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
@@ -39,6 +40,20 @@ final class DecoderLayer implements AutoCloseable {
     long parameterCount() {
         return inputNorm.numel() + postAttentionNorm.numel() + qkv.parameterCount() + o.parameterCount()
                 + gateUp.parameterCount() + down.parameterCount();
+    }
+
+    /**
+     * This layer's weights under their Hugging Face names, or with {@code fusedAsOne} the tensors
+     * that own them (q/k/v and gate/up each as one fused tensor), which full fine-tuning trains.
+     */
+    void collectWeights(Map<String, Tensor> out, boolean fusedAsOne) {
+        String p = "model.layers." + index + ".";
+        out.put(p + "input_layernorm.weight", inputNorm.weight());
+        qkv.collectWeights(out, fusedAsOne);
+        o.collectWeights(out);
+        out.put(p + "post_attention_layernorm.weight", postAttentionNorm.weight());
+        gateUp.collectWeights(out, fusedAsOne);
+        down.collectWeights(out);
     }
 
     long linearParameters() {

@@ -1,6 +1,7 @@
 package dev.tailor.model;
 
 import dev.tailor.tensor.Tensors;
+import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 
@@ -12,10 +13,10 @@ import org.bytedeco.pytorch.Tensor;
  */
 final class FusedLinear implements AutoCloseable {
     final Linear[] parts;
-    private final FrozenWeight weight;
+    private final BaseWeight weight;
     private final Tensor bias;
 
-    private FusedLinear(Linear[] parts, FrozenWeight weight, Tensor bias) {
+    private FusedLinear(Linear[] parts, BaseWeight weight, Tensor bias) {
         this.parts = parts;
         this.weight = weight;
         this.bias = bias;
@@ -37,7 +38,31 @@ final class FusedLinear implements AutoCloseable {
                     biases[i].close();
                 }
             }
-            return new FusedLinear(parts, nf4 ? FrozenWeight.nf4(fused) : FrozenWeight.dense(fused), bias);
+            return new FusedLinear(parts, nf4 ? BaseWeight.nf4(fused) : BaseWeight.dense(fused), bias);
+        }
+    }
+
+    /**
+     * Each part's weight (and bias) as a view under its Hugging Face name, or with {@code fusedAsOne}
+     * the fused tensors themselves, named after the first part.
+     */
+    void collectWeights(Map<String, Tensor> out, boolean fusedAsOne) {
+        Tensor w = weight.tensor();
+        if (fusedAsOne) {
+            out.put(parts[0].name + "_fused.weight", w);
+            if (bias != null) {
+                out.put(parts[0].name + "_fused.bias", bias);
+            }
+            return;
+        }
+        long offset = 0;
+        for (Linear part : parts) {
+            long rows = part.outFeatures();
+            out.put(part.name + ".weight", w.narrow(0, offset, rows));
+            if (bias != null) {
+                out.put(part.name + ".bias", bias.narrow(0, offset, rows));
+            }
+            offset += rows;
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.tailor.model;
 
 import dev.tailor.tensor.Tensors;
+import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
@@ -14,12 +15,12 @@ public final class Linear implements AutoCloseable {
     final String name;
     private final long in;
     private final long out;
-    final FrozenWeight weight;
+    final BaseWeight weight;
     final Tensor bias;
     private LoraWeights lora;
     private double dropout;
 
-    Linear(String name, long out, long in, FrozenWeight weight, Tensor bias) {
+    Linear(String name, long out, long in, BaseWeight weight, Tensor bias) {
         this.name = name;
         this.out = out;
         this.in = in;
@@ -42,6 +43,14 @@ public final class Linear implements AutoCloseable {
 
     long parameterCount() {
         return weight == null ? 0 : weight.numel() + (bias == null ? 0 : bias.numel());
+    }
+
+    /** This layer's dense weight (and bias) under its Hugging Face name. */
+    void collectWeights(Map<String, Tensor> out) {
+        out.put(name + ".weight", weight.tensor());
+        if (bias != null) {
+            out.put(name + ".bias", bias);
+        }
     }
 
     long residentBytes() {

@@ -162,6 +162,29 @@ public final class Model implements AutoCloseable {
         return all;
     }
 
+    /** The tensors that own the weights (fused products as one tensor): full fine-tuning's parameters. */
+    Map<String, Tensor> leafWeights() {
+        return weights(true);
+    }
+
+    /** Every weight under its Hugging Face checkpoint name (views for the parts of fused products). */
+    Map<String, Tensor> weightsByName() {
+        return weights(false);
+    }
+
+    private Map<String, Tensor> weights(boolean fusedAsOne) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        out.put("model.embed_tokens.weight", embedding);
+        for (DecoderLayer layer : layers) {
+            layer.collectWeights(out, fusedAsOne);
+        }
+        out.put("model.norm.weight", norm.weight());
+        if (lmHead != embedding) {
+            out.put("lm_head.weight", lmHead);
+        }
+        return out;
+    }
+
     /** Applies an adapter unmerged ({@code W x + scaling B A x}); it stays owned by the caller. */
     public void attach(Adapter adapter) {
         Map<String, Linear> linears = linearLayers();

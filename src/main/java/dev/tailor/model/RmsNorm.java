@@ -21,6 +21,10 @@ final class RmsNorm implements AutoCloseable {
         return normed.to(x.scalar_type()).mul(weight);
     }
 
+    Tensor weight() {
+        return weight;
+    }
+
     long numel() {
         return weight.numel();
     }

@@ -106,7 +106,7 @@ final class WeightLoader {
         Tensor w = tensor(module + ".weight");
         long out = w.size(0);
         long in = w.size(1);
-        return new Linear(module, out, in, nf4 ? FrozenWeight.nf4(w) : FrozenWeight.dense(w), bias ? tensor(module + ".bias") : null);
+        return new Linear(module, out, in, nf4 ? BaseWeight.nf4(w) : BaseWeight.dense(w), bias ? tensor(module + ".bias") : null);
     }
 
     private FusedLinear fused(boolean bias, String... modules) {

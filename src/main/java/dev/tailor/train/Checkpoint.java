@@ -3,7 +3,7 @@ package dev.tailor.train;
 import dev.tailor.AtomicFiles;
 import dev.tailor.Json;
 import dev.tailor.TailorException;
-import dev.tailor.model.Adapter;
+import dev.tailor.model.TrainableWeights;
 import dev.tailor.tensor.DType;
 import dev.tailor.tensor.SafetensorsFile;
 import dev.tailor.tensor.SafetensorsWriter;
@@ -16,9 +16,9 @@ import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -27,26 +27,30 @@ import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 
 /**
- * {@code checkpoint-N/}: the adapter in PEFT format (usable as it is), the optimizer's moments,
- * the best adapter so far, and {@link TrainerState}. Written into a hidden temporary directory and
+ * {@code checkpoint-N/}: the trained weights as tools load them (a PEFT adapter, or a model
+ * directory for full fine-tuning), the same parameters under their internal names for resuming,
+ * the optimizer's moments, the best weights so far, and {@link TrainerState}. Written into a hidden temporary directory and
  * renamed when complete, so a run killed while saving leaves the previous checkpoint intact and no
  * half-written one (transformers' adapter-only checkpoints lose the optimizer: bug 7 of SPECS.md).
  */
 final class Checkpoint {
     static final String STATE = "trainer_state.json";
     static final String OPTIMIZER = "optimizer.safetensors";
-    static final String BEST = "best_adapter_model.safetensors";
+    static final String BEST = "best_weights.safetensors";
+    /** The trained parameters under their internal names, which resuming reads (the PEFT/HF files are for people and tools). */
+    static final String WEIGHTS = "trainable_weights.safetensors";
     private static final Pattern NAME = Pattern.compile("checkpoint-(\\d+)");
 
     private Checkpoint() {}
 
-    static Path save(Path output, TrainerState state, Adapter adapter, AdamW optimizer, Map<String, Tensor> best) {
+    static Path save(Path output, TrainerState state, TrainableWeights weights, AdamW optimizer, Map<String, Tensor> best) {
         Path target = output.resolve("checkpoint-" + state.step());
         Path tmp = output.resolve(".checkpoint-" + state.step() + ".tmp");
         try {
             deleteRecursively(tmp);
             Files.createDirectories(tmp);
-            adapter.save(tmp);
+            weights.save(tmp);
+            SafetensorsWriter.write(tmp.resolve(WEIGHTS), weights.parameters(), Map.of());
             SafetensorsWriter.write(tmp.resolve(OPTIMIZER), optimizer.state(), Map.of("steps", Long.toString(optimizer.steps())));
             if (best != null) {
                 SafetensorsWriter.write(tmp.resolve(BEST), best, Map.of());
@@ -59,6 +63,22 @@ final class Checkpoint {
             deleteQuietly(tmp);
             throw new TailorException("cannot save checkpoint " + target + ": " + rootMessage(e)
                     + "; free disk space and resume from the last complete checkpoint with --resume");
+        }
+    }
+
+    /** Deletes all but the newest {@code keep} checkpoints (each carries the best weights, so none is special). */
+    static void prune(Path output, int keep) {
+        if (keep <= 0) {
+            return;
+        }
+        try (Stream<Path> dirs = Files.list(output)) {
+            List<Path> all = dirs.filter(d -> NAME.matcher(d.getFileName().toString()).matches())
+                    .sorted(Comparator.comparingInt(Checkpoint::stepOf)).toList();
+            for (Path old : all.subList(0, Math.max(0, all.size() - keep))) {
+                deleteRecursively(old);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot delete old checkpoints in " + output + ": " + e.getMessage(), e);
         }
     }
 
@@ -83,9 +103,21 @@ final class Checkpoint {
         return Json.MAPPER.convertValue(Json.readTree(file), TrainerState.class);
     }
 
-    /** Copies the checkpoint's adapter weights into the trainable ones (same names and shapes, checked). */
-    static void restoreAdapter(Path checkpoint, Map<String, Tensor> parameters) {
-        copyInto(checkpoint.resolve("adapter_model.safetensors"), parameters, name -> "base_model.model." + name + ".weight");
+    /** Copies the checkpoint's weights into the trainable ones (same names and shapes, checked). */
+    static void restoreWeights(Path checkpoint, Map<String, Tensor> parameters) {
+        Path file = checkpoint.resolve(WEIGHTS);
+        try (SafetensorsFile f = SafetensorsFile.open(file); NoGradGuard noGrad = new NoGradGuard()) {
+            for (Map.Entry<String, Tensor> p : parameters.entrySet()) {
+                String name = p.getKey();
+                if (!f.contains(name) || !Arrays.equals(f.entry(name).shape(), Tensors.shape(p.getValue()))) {
+                    throw new TailorException(file + ": no tensor '" + name + "' of shape " + Arrays.toString(Tensors.shape(p.getValue()))
+                            + "; the checkpoint was written with other settings (--lora-r, --target-modules, --full)");
+                }
+                try (PointerScope scope = new PointerScope()) {
+                    p.getValue().copy_(f.load(name, DType.F32));
+                }
+            }
+        }
     }
 
     static void restoreOptimizer(Path checkpoint, AdamW optimizer) {
@@ -116,21 +148,6 @@ final class Checkpoint {
         return best;
     }
 
-    private static void copyInto(Path file, Map<String, Tensor> parameters, Function<String, String> key) {
-        try (SafetensorsFile f = SafetensorsFile.open(file); NoGradGuard noGrad = new NoGradGuard()) {
-            for (Map.Entry<String, Tensor> p : parameters.entrySet()) {
-                String name = key.apply(p.getKey());
-                if (!f.contains(name) || !Arrays.equals(f.entry(name).shape(), Tensors.shape(p.getValue()))) {
-                    throw new TailorException(file + ": no tensor '" + name + "' of shape "
-                            + Arrays.toString(Tensors.shape(p.getValue()))
-                            + "; the checkpoint was written with other LoRA settings (--lora-r, --target-modules)");
-                }
-                try (PointerScope scope = new PointerScope()) {
-                    p.getValue().copy_(f.load(name, DType.F32));
-                }
-            }
-        }
-    }
 
     private static int stepOf(Path checkpoint) {
         Matcher m = NAME.matcher(checkpoint.getFileName().toString());

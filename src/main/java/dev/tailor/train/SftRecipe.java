@@ -10,9 +10,12 @@ import dev.tailor.data.ChatTemplate;
 import dev.tailor.data.Dataset;
 import dev.tailor.data.TokenizedExample;
 import dev.tailor.model.Adapter;
+import dev.tailor.model.FullWeights;
+import dev.tailor.model.TrainableWeights;
 import dev.tailor.model.AdapterConfig;
 import dev.tailor.model.Model;
 import dev.tailor.model.Tokenizer;
+import dev.tailor.tensor.DType;
 import dev.tailor.tensor.Device;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -61,7 +64,7 @@ public final class SftRecipe {
         Dataset trainSet = Dataset.load(config.data);
         Dataset validSet = config.validation == null ? null : Dataset.load(config.validation);
         try (Tokenizer tokenizer = Tokenizer.fromModelDir(config.model);
-             Model model = Model.load(config.model, Device.CPU, null, config.qlora)) {
+             Model model = Model.load(config.model, Device.CPU, config.full ? DType.F32 : null, config.qlora)) {
             if (tokenizer.vocabSize() > model.vocabSize()) {
                 throw new TailorException(config.model + ": the tokenizer has " + tokenizer.vocabSize() + " tokens but the model embeds "
                         + model.vocabSize() + "; tokenizer.json does not belong to these weights");
@@ -73,29 +76,39 @@ public final class SftRecipe {
             List<StepPlan.Step> plan = StepPlan.of(train.examples, config, pad);
             List<Batch> validBatches = valid == null ? List.of()
                     : Batcher.epoch(valid.examples, 0, config.seed, config.batchSize, config.maxSeqLen, config.packing, false, pad);
-            AdapterConfig adapterConfig = AdapterConfig.forTraining(config.loraR, config.loraAlpha, config.loraDropout,
-                    config.targetModules, config.useRslora, config.model.toString());
-            try (Adapter adapter = Adapter.create(model, adapterConfig, config.seed)) {
-                model.attach(adapter);
+            try (TrainableWeights weights = trainable(config, model)) {
                 Files.createDirectories(config.output);
                 AtomicFiles.writeString(config.output.resolve("training_args.json"), Json.pretty(config) + "\n");
                 if (resumeFrom != null) {
                     log.accept("resuming from " + resumeFrom);
                 }
-                Trainer trainer = new Trainer(model, adapter, config, plan, validBatches, fingerprint(config.model.resolve("config.json")),
+                Trainer trainer = new Trainer(model, weights, config, plan, validBatches, fingerprint(config.model.resolve("config.json")),
                         dataFingerprint(config), listener);
                 Trainer.Result result = trainer.run(resumeFrom);
-                adapter.save(config.output);
+                weights.save(config.output);
                 copyTokenizerFiles(config.model, config.output);
                 MetricsLog metrics = MetricsLog.resume(config.output.resolve("metrics.jsonl"), Long.MAX_VALUE);
                 LossChart.write(config.output.resolve("loss.png"), "Loss: " + config.model.getFileName(),
                         metrics.series("train_loss"), metrics.series("valid_loss"));
-                return new Summary(adapter.parameterCount(), model.parameterCount() + adapter.parameterCount(), result,
-                        train.examples.size(), train.skipped, train.truncated, config.output);
+                long total = model.parameterCount() + (config.full ? 0 : weights.parameterCount());
+                return new Summary(weights.parameterCount(), total, result, train.examples.size(), train.skipped, train.truncated,
+                        config.output);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
         }
+    }
+
+    /** LoRA on the (possibly NF4) base, attached to the model; or every weight with --full. */
+    private static TrainableWeights trainable(TrainingConfig config, Model model) {
+        if (config.full) {
+            return FullWeights.of(model);
+        }
+        AdapterConfig adapterConfig = AdapterConfig.forTraining(config.loraR, config.loraAlpha, config.loraDropout,
+                config.targetModules, config.useRslora, config.model.toString());
+        Adapter adapter = Adapter.create(model, adapterConfig, config.seed);
+        model.attach(adapter);
+        return adapter;
     }
 
     /** Passed as {@code resume} to continue from the newest checkpoint of the output directory. */

@@ -2,7 +2,7 @@ package dev.tailor.train;
 
 import dev.tailor.TailorException;
 import dev.tailor.data.Batch;
-import dev.tailor.model.Adapter;
+import dev.tailor.model.TrainableWeights;
 import dev.tailor.model.Model;
 import dev.tailor.tensor.Tensors;
 import java.nio.file.Path;
@@ -15,7 +15,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * Supervised fine-tuning of a LoRA adapter: the training loop and nothing else. Each optimizer
+ * Supervised fine-tuning (of a LoRA adapter or of every weight): the training loop and nothing else. Each optimizer
  * step accumulates its micro-batches' summed token losses divided by the step's total trained
  * tokens, clips the global gradient norm, and applies AdamW at the scheduled learning rate.
  * Logging, validation, checkpoints and early stopping happen between steps.
@@ -38,7 +38,7 @@ public final class Trainer {
     private static final long SEED_STRIDE = 1_000_003;
 
     private final Model model;
-    private final Adapter adapter;
+    private final TrainableWeights weights;
     private final TrainingConfig config;
     private final List<StepPlan.Step> plan;
     private final List<Batch> validation;
@@ -51,10 +51,10 @@ public final class Trainer {
      * @param baseFingerprint identifies the base model, so a checkpoint cannot resume on another one
      * @param dataFingerprint identifies the data and batching settings that fix step N's batches
      */
-    Trainer(Model model, Adapter adapter, TrainingConfig config, List<StepPlan.Step> plan, List<Batch> validation,
+    Trainer(Model model, TrainableWeights weights, TrainingConfig config, List<StepPlan.Step> plan, List<Batch> validation,
             String baseFingerprint, String dataFingerprint, Listener listener) {
         this.model = model;
-        this.adapter = adapter;
+        this.weights = weights;
         this.config = config;
         this.plan = plan;
         this.validation = validation;
@@ -65,7 +65,7 @@ public final class Trainer {
 
     /** Runs from the start, or from {@code resume} (a checkpoint directory) when it is not null. */
     Result run(Path resume) {
-        Map<String, Tensor> params = adapter.parameters();
+        Map<String, Tensor> params = weights.parameters();
         LrSchedule schedule = LrSchedule.of(config.lrScheduler, config.lr, config.warmupRatio, plan.size());
         Path metricsFile = config.output.resolve("metrics.jsonl");
         long start = System.nanoTime();
@@ -77,7 +77,7 @@ public final class Trainer {
             if (resume != null) {
                 state = Checkpoint.readState(resume);
                 checkResumable(resume, state);
-                Checkpoint.restoreAdapter(resume, params);
+                Checkpoint.restoreWeights(resume, params);
                 Checkpoint.restoreOptimizer(resume, optimizer);
                 best = Checkpoint.readBest(resume);
                 metrics = MetricsLog.resume(metricsFile, state.step());
@@ -124,13 +124,14 @@ public final class Trainer {
                 boolean save = config.saveStrategy.equals("steps") ? done % config.saveSteps == 0
                         : config.saveStrategy.equals("epoch") && step.endsEpoch();
                 if (save || (stoppedEarly && !config.saveStrategy.equals("no"))) {
-                    lastCheckpoint = Checkpoint.save(config.output, state, adapter, optimizer, best);
+                    lastCheckpoint = Checkpoint.save(config.output, state, weights, optimizer, best);
+                    Checkpoint.prune(config.output, config.saveTotalLimit);
                     listener.onCheckpoint(lastCheckpoint);
                 }
             }
             model.eval();
             if (best != null) {
-                restore(params, best); // the adapter handed back is the best one on validation
+                restore(params, best); // the weights handed back are the best on validation
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             return new Result(state.step(), plan.size(), state.bestValidLoss() == null ? Double.NaN : state.bestValidLoss(),

@@ -3,6 +3,7 @@ package dev.tailor.train;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.tailor.TailorException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import picocli.CommandLine.Option;
@@ -25,18 +26,18 @@ public final class TrainingConfig {
     @Option(names = "--output", required = true, paramLabel = "DIR", description = "where the adapter, checkpoints and metrics go")
     @JsonProperty("output_dir") public Path output;
 
-    @Option(names = "--lora-r", defaultValue = "16", description = "LoRA rank (default: ${DEFAULT-VALUE})")
-    @JsonProperty("lora_r") public int loraR;
+    @Option(names = "--lora-r", description = "LoRA rank (default: ${DEFAULT-VALUE})")
+    @JsonProperty("lora_r") public int loraR = 16;
 
-    @Option(names = "--lora-alpha", defaultValue = "32", description = "LoRA alpha; scaling = alpha / r (default: ${DEFAULT-VALUE})")
-    @JsonProperty("lora_alpha") public double loraAlpha;
+    @Option(names = "--lora-alpha", description = "LoRA alpha; scaling = alpha / r (default: ${DEFAULT-VALUE})")
+    @JsonProperty("lora_alpha") public double loraAlpha = 32.0;
 
-    @Option(names = "--lora-dropout", defaultValue = "0.05", description = "dropout on the LoRA input (default: ${DEFAULT-VALUE})")
-    @JsonProperty("lora_dropout") public double loraDropout;
+    @Option(names = "--lora-dropout", description = "dropout on the LoRA input (default: ${DEFAULT-VALUE})")
+    @JsonProperty("lora_dropout") public double loraDropout = 0.05;
 
-    @Option(names = "--target-modules", defaultValue = "q_proj,k_proj,v_proj,o_proj", split = ",",
+    @Option(names = "--target-modules", split = ",",
             description = "modules to adapt: comma list or all-linear (default: ${DEFAULT-VALUE})")
-    @JsonProperty("target_modules") public List<String> targetModules;
+    @JsonProperty("target_modules") public List<String> targetModules = new ArrayList<>(List.of("q_proj", "k_proj", "v_proj", "o_proj"));
 
     @Option(names = "--use-rslora", description = "rank-stabilised scaling alpha / sqrt(r)")
     @JsonProperty("use_rslora") public boolean useRslora;
@@ -44,66 +45,70 @@ public final class TrainingConfig {
     @Option(names = "--qlora", description = "keep the frozen base in NF4 with double quantization and train LoRA on top")
     @JsonProperty("qlora") public boolean qlora;
 
-    @Option(names = "--epochs", defaultValue = "3", description = "passes over the training data (default: ${DEFAULT-VALUE})")
-    @JsonProperty("num_train_epochs") public int epochs;
+    @Option(names = "--full", description = "train every weight instead of an adapter (small models; writes a model directory)")
+    @JsonProperty("full_finetuning") public boolean full;
 
-    @Option(names = "--batch-size", defaultValue = "4", description = "rows per micro-batch (default: ${DEFAULT-VALUE})")
-    @JsonProperty("per_device_train_batch_size") public int batchSize;
+    @Option(names = "--epochs", description = "passes over the training data (default: ${DEFAULT-VALUE})")
+    @JsonProperty("num_train_epochs") public int epochs = 3;
 
-    @Option(names = "--grad-accum", defaultValue = "4", description = "micro-batches per optimizer step (default: ${DEFAULT-VALUE})")
-    @JsonProperty("gradient_accumulation_steps") public int gradAccum;
+    @Option(names = "--batch-size", description = "rows per micro-batch (default: ${DEFAULT-VALUE})")
+    @JsonProperty("per_device_train_batch_size") public int batchSize = 4;
 
-    @Option(names = "--lr", defaultValue = "2e-4", description = "peak learning rate (default: ${DEFAULT-VALUE})")
-    @JsonProperty("learning_rate") public double lr;
+    @Option(names = "--grad-accum", description = "micro-batches per optimizer step (default: ${DEFAULT-VALUE})")
+    @JsonProperty("gradient_accumulation_steps") public int gradAccum = 4;
 
-    @Option(names = "--lr-scheduler", defaultValue = "linear", description = "linear, cosine or constant (default: ${DEFAULT-VALUE})")
-    @JsonProperty("lr_scheduler_type") public String lrScheduler;
+    @Option(names = "--lr", description = "peak learning rate (default: ${DEFAULT-VALUE})")
+    @JsonProperty("learning_rate") public double lr = 2e-4;
 
-    @Option(names = "--warmup-ratio", defaultValue = "0", description = "share of steps warming the learning rate up from 0 (default: ${DEFAULT-VALUE})")
-    @JsonProperty("warmup_ratio") public double warmupRatio;
+    @Option(names = "--lr-scheduler", description = "linear, cosine or constant (default: ${DEFAULT-VALUE})")
+    @JsonProperty("lr_scheduler_type") public String lrScheduler = "linear";
 
-    @Option(names = "--weight-decay", defaultValue = "0", description = "AdamW decoupled weight decay (default: ${DEFAULT-VALUE})")
-    @JsonProperty("weight_decay") public double weightDecay;
+    @Option(names = "--warmup-ratio", description = "share of steps warming the learning rate up from 0 (default: ${DEFAULT-VALUE})")
+    @JsonProperty("warmup_ratio") public double warmupRatio = 0.0;
 
-    @Option(names = "--max-grad-norm", defaultValue = "1.0", description = "clip the global gradient norm; 0 = off (default: ${DEFAULT-VALUE})")
-    @JsonProperty("max_grad_norm") public double maxGradNorm;
+    @Option(names = "--weight-decay", description = "AdamW decoupled weight decay (default: ${DEFAULT-VALUE})")
+    @JsonProperty("weight_decay") public double weightDecay = 0.0;
 
-    @Option(names = "--max-seq-len", defaultValue = "512", description = "tokens per example/row; longer examples are truncated (default: ${DEFAULT-VALUE})")
-    @JsonProperty("max_seq_length") public int maxSeqLen;
+    @Option(names = "--max-grad-norm", description = "clip the global gradient norm; 0 = off (default: ${DEFAULT-VALUE})")
+    @JsonProperty("max_grad_norm") public double maxGradNorm = 1.0;
 
-    @Option(names = "--packing", negatable = true, defaultValue = "false",
-            description = "pack several examples per row, each attending only to itself (default: ${DEFAULT-VALUE})")
-    @JsonProperty("packing") public boolean packing;
+    @Option(names = "--max-seq-len", description = "tokens per example/row; longer examples are truncated (default: ${DEFAULT-VALUE})")
+    @JsonProperty("max_seq_length") public int maxSeqLen = 512;
 
-    @Option(names = "--padding", defaultValue = "longest",
-            description = "without packing, pad each micro-batch to its longest example or to --max-seq-len (max_length) (default: ${DEFAULT-VALUE})")
-    @JsonProperty("padding") public String padding;
+    @Option(names = "--packing", negatable = true, description = "pack several examples per row, each attending only to itself (default: ${DEFAULT-VALUE})")
+    @JsonProperty("packing") public boolean packing = false;
 
-    @Option(names = "--max-steps", defaultValue = "-1", description = "stop after this many optimizer steps; overrides --epochs (default: off)")
-    @JsonProperty("max_steps") public int maxSteps;
+    @Option(names = "--padding", description = "without packing, pad each micro-batch to its longest example or to --max-seq-len (max_length) (default: ${DEFAULT-VALUE})")
+    @JsonProperty("padding") public String padding = "longest";
 
-    @Option(names = "--seed", defaultValue = "42", description = "seed for initialisation, shuffling and dropout (default: ${DEFAULT-VALUE})")
-    @JsonProperty("seed") public long seed;
+    @Option(names = "--max-steps", description = "stop after this many optimizer steps; overrides --epochs (default: off)")
+    @JsonProperty("max_steps") public int maxSteps = -1;
 
-    @Option(names = "--logging-steps", defaultValue = "10", description = "log train loss every N optimizer steps (default: ${DEFAULT-VALUE})")
-    @JsonProperty("logging_steps") public int loggingSteps;
+    @Option(names = "--seed", description = "seed for initialisation, shuffling and dropout (default: ${DEFAULT-VALUE})")
+    @JsonProperty("seed") public long seed = 42;
 
-    @Option(names = "--eval-steps", defaultValue = "0", description = "validate every N steps; 0 = at the end of each epoch (default)")
-    @JsonProperty("eval_steps") public int evalSteps;
+    @Option(names = "--logging-steps", description = "log train loss every N optimizer steps (default: ${DEFAULT-VALUE})")
+    @JsonProperty("logging_steps") public int loggingSteps = 10;
 
-    @Option(names = "--save-strategy", defaultValue = "epoch", description = "epoch, steps or no (default: ${DEFAULT-VALUE})")
-    @JsonProperty("save_strategy") public String saveStrategy;
+    @Option(names = "--eval-steps", description = "validate every N steps; 0 = at the end of each epoch (default)")
+    @JsonProperty("eval_steps") public int evalSteps = 0;
 
-    @Option(names = "--save-steps", defaultValue = "500", description = "checkpoint every N steps with --save-strategy steps (default: ${DEFAULT-VALUE})")
-    @JsonProperty("save_steps") public int saveSteps;
+    @Option(names = "--save-strategy", description = "epoch, steps or no (default: ${DEFAULT-VALUE})")
+    @JsonProperty("save_strategy") public String saveStrategy = "epoch";
 
-    @Option(names = "--early-stopping-patience", defaultValue = "0",
-            description = "stop when validation loss has not improved for N evaluations; 0 = off (default)")
-    @JsonProperty("early_stopping_patience") public int earlyStoppingPatience;
+    @Option(names = "--save-steps", description = "checkpoint every N steps with --save-strategy steps (default: ${DEFAULT-VALUE})")
+    @JsonProperty("save_steps") public int saveSteps = 500;
+
+    @Option(names = "--save-total-limit", description = "keep only the newest N checkpoints; 0 = keep all (default)")
+    @JsonProperty("save_total_limit") public int saveTotalLimit = 0;
+
+    @Option(names = "--early-stopping-patience", description = "stop when validation loss has not improved for N evaluations; 0 = off (default)")
+    @JsonProperty("early_stopping_patience") public int earlyStoppingPatience = 0;
 
     /** Checks ranges before anything is loaded; names the option and the fix. */
     public void validate() {
         require(loraR > 0, "--lora-r must be positive");
+        require(!(full && qlora), "--full and --qlora exclude each other: QLoRA freezes the base in 4 bits");
         require(loraAlpha > 0, "--lora-alpha must be positive");
         require(loraDropout >= 0 && loraDropout < 1, "--lora-dropout must be in [0, 1)");
         require(epochs > 0 || maxSteps > 0, "--epochs must be positive (or give --max-steps)");
@@ -118,6 +123,7 @@ public final class TrainingConfig {
         require(evalSteps >= 0, "--eval-steps must not be negative");
         require(Arrays.asList("epoch", "steps", "no").contains(saveStrategy), "--save-strategy must be epoch, steps or no, not '" + saveStrategy + "'");
         require(saveSteps > 0, "--save-steps must be positive");
+        require(saveTotalLimit >= 0, "--save-total-limit must not be negative (0 keeps every checkpoint)");
         require(earlyStoppingPatience >= 0, "--early-stopping-patience must not be negative");
         require(earlyStoppingPatience == 0 || validation != null, "--early-stopping-patience needs --validation FILE");
         require(Arrays.asList("longest", "max_length").contains(padding), "--padding must be longest or max_length, not '" + padding + "'");

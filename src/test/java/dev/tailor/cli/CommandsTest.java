@@ -31,7 +31,7 @@ class CommandsTest {
     @Test
     void helpListsEveryCommand() {
         CliRun r = CliRun.of("--help");
-        for (String c : new String[] {"init-model", "generate", "chat", "logprobs", "chat-template", "bench"}) {
+        for (String c : new String[] {"init-model", "generate", "chat", "logprobs", "chat-template", "demo", "train", "merge", "bench"}) {
             assertTrue(r.out().contains(c), c + " missing from --help:\n" + r.out());
         }
     }

@@ -212,6 +212,54 @@ class SftRecipeTest {
         }
     }
 
+    @Test
+    void fullFineTuningWritesAModelDirectoryThatLoadsAndImproves() throws IOException {
+        Path out = tmp.resolve("full");
+        TrainingConfig c = TrainingFixtures.config(model, data.train(), data.validation(), out);
+        c.full = true;
+        c.lr = 3e-3;
+        c.saveStrategy = "no";
+        SftRecipe.Summary s = train(c, null);
+        try (Model base = Model.load(model, Device.CPU, null); Model tuned = Model.load(out, Device.CPU, null)) {
+            assertEquals(base.parameterCount(), s.trainableParameters());
+            assertEquals(base.parameterCount(), tuned.parameterCount());
+        }
+        assertTrue(s.result().bestValidLoss() < metrics(out).get(0).get("valid_loss").asDouble() - 0.1);
+        assertFalse(Files.exists(out.resolve("adapter_config.json")));
+    }
+
+    @Test
+    void qloraTrainsOnAnNf4BaseAndMergesIntoTheSixteenBitOne() throws IOException {
+        Path out = tmp.resolve("qlora");
+        TrainingConfig c = TrainingFixtures.config(model, data.train(), data.validation(), out);
+        c.qlora = true;
+        c.saveStrategy = "no";
+        SftRecipe.Summary s = train(c, null);
+        double stepZero = metrics(out).get(0).get("valid_loss").asDouble(); // the NF4 base's own loss
+        assertTrue(s.result().bestValidLoss() < stepZero - 0.05, stepZero + " -> " + s.result().bestValidLoss());
+        try (Model nf4 = Model.load(model, Device.CPU, null, true)) {
+            double bytesPerParameter = (double) nf4.decoderLinearBytes() / nf4.decoderLinearParameters();
+            assertTrue(bytesPerParameter < 0.6, "NF4 keeps " + bytesPerParameter + " bytes per parameter");
+        }
+        // merging goes into the original f32 weights and checks parity against base + adapter there
+        var report = dev.tailor.model.Merger.merge(model, out, tmp.resolve("qlora-merged"), null);
+        assertTrue(report.maxAbsDifference() < 1e-3, "merge parity " + report.maxAbsDifference());
+    }
+
+    @Test
+    void saveTotalLimitKeepsTheNewestCheckpoints() throws IOException {
+        Path out = tmp.resolve("limited");
+        TrainingConfig c = TrainingFixtures.config(model, data.train(), null, out);
+        c.saveStrategy = "steps";
+        c.saveSteps = 2;
+        c.saveTotalLimit = 2;
+        train(c, null);
+        try (Stream<Path> dirs = Files.list(out)) {
+            assertEquals(List.of("checkpoint-10", "checkpoint-12"),
+                    dirs.map(d -> d.getFileName().toString()).filter(n -> n.startsWith("checkpoint-")).sorted().toList());
+        }
+    }
+
     private static void copyTree(Path from, Path to) throws IOException {
         try (Stream<Path> all = Files.walk(from)) {
             for (Path p : all.toList()) {

@@ -7,32 +7,33 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 
 /**
- * A base weight that training never updates: dense in the compute dtype, or NF4 for QLoRA
- * (4-bit codes with double-quantized absmax, dequantized into a temporary for each product so
- * the model keeps about half a byte per parameter).
+ * A weight of the base model: dense in the compute dtype, or NF4 for QLoRA (4-bit codes with
+ * double-quantized absmax, dequantized into a temporary for each product so the model keeps
+ * about half a byte per parameter). LoRA training leaves it frozen; full fine-tuning trains the
+ * dense tensor in place.
  */
-final class FrozenWeight implements AutoCloseable {
+final class BaseWeight implements AutoCloseable {
     private final Tensor dense;
     private final Nf4Tensor quantized;
     private final DType dtype;
 
-    private FrozenWeight(Tensor dense, Nf4Tensor quantized, DType dtype) {
+    private BaseWeight(Tensor dense, Nf4Tensor quantized, DType dtype) {
         this.dense = dense;
         this.quantized = quantized;
         this.dtype = dtype;
     }
 
-    static FrozenWeight dense(Tensor weight) {
-        return new FrozenWeight(weight, null, Tensors.dtype(weight));
+    static BaseWeight dense(Tensor weight) {
+        return new BaseWeight(weight, null, Tensors.dtype(weight));
     }
 
     /** Quantizes {@code weight} and closes it: only the 4-bit form stays resident. */
-    static FrozenWeight nf4(Tensor weight) {
+    static BaseWeight nf4(Tensor weight) {
         DType dtype = Tensors.dtype(weight);
         try (PointerScope scope = new PointerScope()) {
             Nf4Tensor q = Nf4Tensor.quantize(weight);
             weight.close();
-            return new FrozenWeight(null, q, dtype);
+            return new BaseWeight(null, q, dtype);
         }
     }
 
