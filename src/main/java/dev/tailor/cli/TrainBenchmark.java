@@ -36,7 +36,7 @@ import picocli.CommandLine.Option;
 
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = {"LoRA training speed of a preset-shaped model as MFU against the bf16 GEMM throughput measured in the same run,",
-                "and packing against padding to max length on a mixed-length chat set (30-500 tokens per example)."})
+                "and packing against padding to max length on a mixed-length chat set (30-500 tokens per example, log-uniform)."})
 final class TrainBenchmark implements Callable<Integer> {
     @Option(names = "--preset", defaultValue = "qwen2.5-0.5b")
     String preset;
@@ -183,12 +183,15 @@ final class TrainBenchmark implements Callable<Integer> {
         return 4 * linear * real + 4 * h * c.vocabSize() * trained + 6 * lora * real + 3 * 4 * c.numLayers() * q * attended;
     }
 
-    /** Chat examples of 30-500 tokens (uniform), half prompt, half answer, from common words. */
+    /**
+     * Chat examples of 30-500 tokens, half prompt and half answer, from common words. Lengths are
+     * log-uniform: right-skewed like real chat data (many short exchanges, a few long ones).
+     */
     private static Path writeChatSet(Path file, int n) {
         SplittableRandom random = new SplittableRandom(7);
         StringBuilder out = new StringBuilder();
         for (int i = 0; i < n; i++) {
-            int tokens = random.nextInt(30, 501);
+            int tokens = (int) Math.round(30 * Math.pow(500 / 30.0, random.nextDouble()));
             Map<String, Object> user = new LinkedHashMap<>();
             user.put("role", "user");
             user.put("content", words(random, tokens / 3));

@@ -87,7 +87,9 @@ class AdapterTrainingTest {
             }
             model.attach(adapter);
             try {
-                assertArrayEquals(base, model.logprobs(TOKENS));
+                // B = 0 adds exact zeros; only the memory layout of q/k/v changes (a contiguous sum instead of
+                // a view of the fused product), which can change attention's float summation order
+                assertArrayEquals(base, model.logprobs(TOKENS), 1e-5);
             } finally {
                 model.detachAdapter();
             }
