@@ -64,7 +64,7 @@ public final class SftRecipe {
         Dataset trainSet = Dataset.load(config.data);
         Dataset validSet = config.validation == null ? null : Dataset.load(config.validation);
         try (Tokenizer tokenizer = Tokenizer.fromModelDir(config.model);
-             Model model = Model.load(config.model, Device.CPU, config.full ? DType.F32 : null, config.qlora)) {
+             Model model = Model.load(config.model, Device.parse(config.device), config.full ? DType.F32 : null, config.qlora)) {
             if (tokenizer.vocabSize() > model.vocabSize()) {
                 throw new TailorException(config.model + ": the tokenizer has " + tokenizer.vocabSize() + " tokens but the model embeds "
                         + model.vocabSize() + "; tokenizer.json does not belong to these weights");

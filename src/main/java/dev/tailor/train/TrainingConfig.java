@@ -1,6 +1,8 @@
 package dev.tailor.train;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.annotation.JsonSerialize;
+import com.fasterxml.jackson.databind.ser.std.ToStringSerializer;
 import dev.tailor.TailorException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -15,16 +17,19 @@ import picocli.CommandLine.Option;
  */
 public final class TrainingConfig {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "base model: a Hugging Face directory")
-    @JsonProperty("model_name_or_path") public Path model;
+    @JsonProperty("model_name_or_path") @JsonSerialize(using = ToStringSerializer.class) public Path model;
 
     @Option(names = "--data", required = true, paramLabel = "FILE", description = "training examples (JSONL: messages, prompt/completion or text)")
-    @JsonProperty("train_file") public Path data;
+    @JsonProperty("train_file") @JsonSerialize(using = ToStringSerializer.class) public Path data;
 
     @Option(names = "--validation", paramLabel = "FILE", description = "held-out examples for validation loss, early stopping and the best adapter")
-    @JsonProperty("validation_file") public Path validation;
+    @JsonProperty("validation_file") @JsonSerialize(using = ToStringSerializer.class) public Path validation;
 
     @Option(names = "--output", required = true, paramLabel = "DIR", description = "where the adapter, checkpoints and metrics go")
-    @JsonProperty("output_dir") public Path output;
+    @JsonProperty("output_dir") @JsonSerialize(using = ToStringSerializer.class) public Path output;
+
+    @Option(names = "--device", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
+    @JsonProperty("device") public String device = "cpu";
 
     @Option(names = "--lora-r", description = "LoRA rank (default: ${DEFAULT-VALUE})")
     @JsonProperty("lora_r") public int loraR = 16;

@@ -58,6 +58,7 @@ class TrainCommandTest {
         assertEquals(0, r.exitCode(), r.err());
         JsonNode args = Json.readTree(out.resolve("training_args.json"));
         assertEquals(2, args.get("lora_r").asInt(), "the command line wins over the file");
+        assertEquals(model.toString(), args.get("model_name_or_path").asText());
         assertEquals(16.0, args.get("lora_alpha").asDouble());
         assertTrue(args.get("packing").asBoolean());
         assertEquals("[\"q_proj\",\"v_proj\"]", args.get("target_modules").toString());

@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tailor.Json;
 import dev.tailor.TailorException;
-import java.net.URISyntaxException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -31,7 +30,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * literally), plus the error and memory that QLoRA relies on.
  */
 class Nf4TensorTest {
-    private static final JsonNode GOLDEN = Json.readTree(resource("nf4/golden.json"));
+    private static final JsonNode GOLDEN = Json.readTree(GoldenJson.resource("nf4/golden.json"));
 
     @BeforeAll
     static void configure() {
@@ -46,16 +45,16 @@ class Nf4TensorTest {
 
     @Test
     void tablesAreBitsandbytesOnes() {
-        float[] nf4 = floats(GOLDEN.get("nf4"));
+        float[] nf4 = GoldenJson.floats(GOLDEN.get("nf4"));
         assertArrayEquals(nf4, Nf4Tensor.NF4);
-        assertArrayEquals(floats(GOLDEN.get("dynamic_map")), Nf4Tensor.signedDynamicMap());
+        assertArrayEquals(GoldenJson.floats(GOLDEN.get("dynamic_map")), Nf4Tensor.signedDynamicMap());
     }
 
     @ParameterizedTest
     @MethodSource("goldenCases")
     void matchesTheNumpyReferenceBitForBit(String name) {
         JsonNode expected = goldenCase(name);
-        long[] shape = longs(expected.get("shape"));
+        long[] shape = GoldenJson.longs(expected.get("shape"));
         try (PointerScope scope = new PointerScope()) {
             Tensor weight = inputTensor(expected, shape);
             try (Nf4Tensor q = Nf4Tensor.quantize(weight)) {
@@ -65,7 +64,7 @@ class Nf4TensorTest {
                 byte[] absmaxCodes = bytes(expected, "quantized_absmax_u8_base64");
                 assertArrayEquals(absmaxCodes, unsignedBytes(q.quantizedAbsmax().narrow(0, 0, absmaxCodes.length)),
                         name + " absmax codes");
-                assertArrayEquals(floats(expected.get("absmax_scales")), Tensors.toFloats(q.absmaxScales()), name + " scales");
+                assertArrayEquals(GoldenJson.floats(expected.get("absmax_scales")), Tensors.toFloats(q.absmaxScales()), name + " scales");
                 assertEquals((float) expected.get("absmax_offset").doubleValue(), q.absmaxOffset().item_float(), name + " offset");
 
                 Tensor f32 = q.dequantize(DType.F32);
@@ -258,27 +257,5 @@ class Nf4TensorTest {
         return out;
     }
 
-    private static float[] floats(JsonNode array) {
-        float[] out = new float[array.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = (float) array.get(i).doubleValue();
-        }
-        return out;
-    }
 
-    private static long[] longs(JsonNode array) {
-        long[] out = new long[array.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = array.get(i).longValue();
-        }
-        return out;
-    }
-
-    private static Path resource(String name) {
-        try {
-            return Path.of(Nf4TensorTest.class.getResource("/" + name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }

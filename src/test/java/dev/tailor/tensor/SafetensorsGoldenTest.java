@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tailor.Json;
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -22,8 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
  * our writer; golden.json holds the values the script used.
  */
 class SafetensorsGoldenTest {
-    private static final Path GOLDEN = resource("golden.safetensors");
-    private static final JsonNode EXPECTED = Json.readTree(resource("golden.json"));
+    private static final Path GOLDEN = GoldenJson.resource("safetensors/golden.safetensors");
+    private static final JsonNode EXPECTED = Json.readTree(GoldenJson.resource("safetensors/golden.json"));
 
     @Test
     void readsEveryTensorWithTheValuesThePythonScriptWrote() {
@@ -34,16 +33,16 @@ class SafetensorsGoldenTest {
                 JsonNode expected = e.getValue();
                 SafetensorsEntry entry = file.entry(name);
                 assertEquals(expected.get("dtype").textValue(), entry.dtype().safetensorsName, name);
-                assertArrayEquals(longs(expected.get("shape")), entry.shape(), name);
+                assertArrayEquals(GoldenJson.longs(expected.get("shape")), entry.shape(), name);
                 Tensor tensor = file.load(name);
                 assertEquals(entry.dtype(), Tensors.dtype(tensor), name);
                 assertArrayEquals(entry.shape(), Tensors.shape(tensor), name);
                 if (tensor.numel() == 0) {
                     assertEquals(0, expected.get("values").size(), name); // Tensors.toFloats cannot read empty tensors
                 } else if (entry.dtype().isFloatingPoint()) {
-                    assertArrayEquals(floats(expected.get("values")), Tensors.toFloats(tensor), name);
+                    assertArrayEquals(GoldenJson.floats(expected.get("values")), Tensors.toFloats(tensor), name);
                 } else {
-                    assertArrayEquals(longs(expected.get("values")), Tensors.toLongs(tensor), name);
+                    assertArrayEquals(GoldenJson.longs(expected.get("values")), Tensors.toLongs(tensor), name);
                 }
             }
             assertEquals(Json.MAPPER.convertValue(EXPECTED.get("metadata"), Map.class), file.metadata());
@@ -60,7 +59,7 @@ class SafetensorsGoldenTest {
             for (int i = 0; i < bits.length; i++) {
                 decoded[i] = Float.intBitsToFloat((bits[i] & 0xFFFF) << 16);
             }
-            float[] expected = floats(EXPECTED.get("tensors").get("bf16").get("values"));
+            float[] expected = GoldenJson.floats(EXPECTED.get("tensors").get("bf16").get("values"));
             assertArrayEquals(expected, decoded);
             assertArrayEquals(expected, Tensors.toFloats(file.load("bf16", DType.F32)));
         }
@@ -68,7 +67,7 @@ class SafetensorsGoldenTest {
 
     @Test
     void convertsF16OnLoad() {
-        float[] expected = floats(EXPECTED.get("tensors").get("f16").get("values"));
+        float[] expected = GoldenJson.floats(EXPECTED.get("tensors").get("f16").get("values"));
         try (SafetensorsFile file = SafetensorsFile.open(GOLDEN)) {
             Tensor f32 = file.load("f16", DType.F32);
             assertEquals(DType.F32, Tensors.dtype(f32));
@@ -97,10 +96,10 @@ class SafetensorsGoldenTest {
 
     private static Tensor tensor(JsonNode spec) {
         DType dtype = DType.ofSafetensors(spec.get("dtype").textValue());
-        long[] shape = longs(spec.get("shape"));
+        long[] shape = GoldenJson.longs(spec.get("shape"));
         Tensor values = dtype.isFloatingPoint()
-                ? Tensors.fromFloats(floats(spec.get("values")), shape)
-                : Tensors.fromLongs(longs(spec.get("values")), shape);
+                ? Tensors.fromFloats(GoldenJson.floats(spec.get("values")), shape)
+                : Tensors.fromLongs(GoldenJson.longs(spec.get("values")), shape);
         return values.to(dtype.scalarType());
     }
 
@@ -108,27 +107,5 @@ class SafetensorsGoldenTest {
         return new TreeSet<>(Json.MAPPER.convertValue(tensors, Map.class).keySet()).toString();
     }
 
-    private static float[] floats(JsonNode array) {
-        float[] out = new float[array.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = (float) array.get(i).doubleValue();
-        }
-        return out;
-    }
 
-    private static long[] longs(JsonNode array) {
-        long[] out = new long[array.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = array.get(i).longValue();
-        }
-        return out;
-    }
-
-    private static Path resource(String name) {
-        try {
-            return Path.of(SafetensorsGoldenTest.class.getResource("/safetensors/" + name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }
