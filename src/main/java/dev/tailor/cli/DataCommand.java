@@ -1,0 +1,8 @@
+package dev.tailor.cli;
+
+import picocli.CommandLine.Command;
+
+@Command(name = "data", mixinStandardHelpOptions = true,
+        description = "Check and look at training data before spending compute on it.",
+        subcommands = {DataInspectCommand.class})
+final class DataCommand {}
