@@ -56,7 +56,7 @@ final class Checkpoint {
                 SafetensorsWriter.write(tmp.resolve(BEST), best, Map.of());
             }
             AtomicFiles.writeString(tmp.resolve(STATE), Json.pretty(state) + "\n");
-            deleteRecursively(target);
+            discard(target);
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
             return target;
         } catch (IOException | UncheckedIOException e) {
@@ -75,7 +75,7 @@ final class Checkpoint {
             List<Path> all = dirs.filter(d -> NAME.matcher(d.getFileName().toString()).matches())
                     .sorted(Comparator.comparingInt(Checkpoint::stepOf)).toList();
             for (Path old : all.subList(0, Math.max(0, all.size() - keep))) {
-                deleteRecursively(old);
+                discard(old);
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot delete old checkpoints in " + output + ": " + e.getMessage(), e);
@@ -152,6 +152,20 @@ final class Checkpoint {
     private static int stepOf(Path checkpoint) {
         Matcher m = NAME.matcher(checkpoint.getFileName().toString());
         return m.matches() ? Integer.parseInt(m.group(1)) : -1;
+    }
+
+    /**
+     * Renames a checkpoint out of sight, then deletes it: a run killed meanwhile never leaves a
+     * half-deleted {@code checkpoint-N} that looks usable.
+     */
+    private static void discard(Path checkpoint) throws IOException {
+        if (!Files.exists(checkpoint)) {
+            return;
+        }
+        Path hidden = checkpoint.resolveSibling(".deleting-" + checkpoint.getFileName());
+        deleteRecursively(hidden);
+        Files.move(checkpoint, hidden, StandardCopyOption.ATOMIC_MOVE);
+        deleteRecursively(hidden);
     }
 
     static void deleteRecursively(Path dir) throws IOException {

@@ -3,33 +3,49 @@ package dev.tailor.train;
 import dev.tailor.data.Batch;
 import dev.tailor.model.AttentionMasks;
 import dev.tailor.model.Model;
-import dev.tailor.tensor.DType;
 import dev.tailor.tensor.Tensors;
 import java.util.Arrays;
 import java.util.stream.IntStream;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
 
 /**
  * Next-token cross-entropy of one batch, summed over its trained tokens (callers divide by the
  * token count of the whole accumulated step: transformers #34191). Position i predicts label i+1
- * of the same example; logits are computed only at positions that carry a loss, since the
- * vocabulary projection of every position would dominate memory for large vocabularies.
+ * of the same example. Logits exist only at positions that carry a loss, and only
+ * {@value #CHUNK} rows at a time: with a 152k vocabulary, fp32 logits, their log-softmax and
+ * gradient for every trained position of a batch took gigabytes. Backward runs per chunk into the
+ * final hidden states, then once through the model.
  */
 final class TokenLoss {
     private static final int IGNORE = -100;
+    private static final int CHUNK = 256;
 
-    /** The summed loss (fp32 scalar, in the autograd graph when parameters require grad), tokens, argmax hits. */
-    record Result(Tensor sum, long tokens, long correct) {}
+    /** The summed loss, the trained tokens and how many of them the argmax predicts. */
+    record Result(double sum, long tokens, long correct) {}
 
     private TokenLoss() {}
 
-    static Result of(Model model, Batch batch) {
+    /** The loss without gradients (validation). */
+    static Result evaluate(Model model, Batch batch) {
+        return run(model, batch, 0);
+    }
+
+    /** The loss, with the gradient of {@code sum / divisor} accumulated into every trainable parameter. */
+    static Result backward(Model model, Batch batch, double divisor) {
+        return run(model, batch, divisor);
+    }
+
+    private static Result run(Model model, Batch batch, double divisor) {
         long[] targets = shiftedTargets(batch);
         long[] rows = IntStream.range(0, targets.length).filter(i -> targets[i] != IGNORE).asLongStream().toArray();
         if (rows.length == 0) {
-            return new Result(Tensors.zeros(DType.F32, model.device), 0, 0);
+            return new Result(0, 0, 0);
         }
         var device = model.device.torchDevice();
         Tensor ids = Tensors.fromLongs(batch.ids(), batch.rows(), batch.length()).to(device, torch.ScalarType.Long);
@@ -40,9 +56,27 @@ final class TokenLoss {
         Tensor hidden = model.hiddenStates(ids, positions, AttentionMasks.packed(segments), null, maxPosition);
         Tensor selected = Tensors.fromLongs(rows, rows.length).to(device, torch.ScalarType.Long);
         Tensor wanted = Tensors.fromLongs(pick(targets, rows), rows.length).to(device, torch.ScalarType.Long);
-        Tensor logits = model.logits(hidden.reshape(-1, hidden.size(2)).index_select(0, selected));
-        Tensor sum = torch.cross_entropy_loss(logits, wanted, new TensorOptional(), 2 /* sum */, IGNORE, 0.0);
-        long correct = logits.detach().argmax(new org.bytedeco.pytorch.LongOptional(-1), false).eq(wanted).sum().item_long();
+        Tensor trained = hidden.reshape(-1, hidden.size(2)).index_select(0, selected);
+        boolean learn = divisor > 0 && trained.requires_grad();
+        Tensor leaf = learn ? trained.detach().requires_grad_(true) : trained;
+        double sum = 0;
+        long correct = 0;
+        for (int start = 0; start < rows.length; start += CHUNK) {
+            int n = Math.min(CHUNK, rows.length - start);
+            try (PointerScope chunk = new PointerScope()) {
+                Tensor logits = model.logits(leaf.narrow(0, start, n));
+                Tensor want = wanted.narrow(0, start, n);
+                Tensor loss = torch.cross_entropy_loss(logits, want, new TensorOptional(), 2 /* sum */, IGNORE, 0.0);
+                if (learn) {
+                    loss.div(Tensors.scalar(divisor)).backward();
+                }
+                sum += loss.item_double();
+                correct += logits.detach().argmax(new LongOptional(-1), false).eq(want).sum().item_long();
+            }
+        }
+        if (learn) {
+            trained.backward(leaf.grad(), new BoolOptional(), false, new TensorArrayRefOptional());
+        }
         return new Result(sum, rows.length, correct);
     }
 

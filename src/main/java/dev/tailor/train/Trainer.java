@@ -149,11 +149,7 @@ public final class Trainer {
         double sum = 0;
         for (Batch batch : step.batches()) {
             try (PointerScope scope = new PointerScope()) {
-                TokenLoss.Result r = TokenLoss.of(model, batch);
-                if (r.tokens() > 0) {
-                    r.sum().div(Tensors.scalar(tokens)).backward();
-                    sum += r.sum().item_double();
-                }
+                sum += TokenLoss.backward(model, batch, tokens).sum();
             }
             window.add(batch);
         }

@@ -20,8 +20,8 @@ public final class Validation {
         try (NoGradGuard noGrad = new NoGradGuard()) {
             for (Batch batch : batches) {
                 try (PointerScope scope = new PointerScope()) {
-                    TokenLoss.Result r = TokenLoss.of(model, batch);
-                    sum += r.sum().item_double();
+                    TokenLoss.Result r = TokenLoss.evaluate(model, batch);
+                    sum += r.sum();
                     tokens += r.tokens();
                     correct += r.correct();
                 }

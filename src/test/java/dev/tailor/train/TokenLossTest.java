@@ -67,14 +67,14 @@ class TokenLossTest {
     @Test
     void packedExamplesGiveTheLossOfEachAlone() {
         try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
-            TokenLoss.Result a = TokenLoss.of(model, alone(A_IDS, A_LABELS));
-            TokenLoss.Result b = TokenLoss.of(model, alone(B_IDS, B_LABELS));
-            TokenLoss.Result both = TokenLoss.of(model, packed());
+            TokenLoss.Result a = TokenLoss.evaluate(model, alone(A_IDS, A_LABELS));
+            TokenLoss.Result b = TokenLoss.evaluate(model, alone(B_IDS, B_LABELS));
+            TokenLoss.Result both = TokenLoss.evaluate(model, packed());
             // A trains 3 targets (41, 9, 100 predicted from their predecessors), B 3; B's first token is never
             // predicted from A's last
             assertEquals(3 + 3, both.tokens());
             assertEquals(a.tokens() + b.tokens(), both.tokens());
-            assertEquals(a.sum().item_double() + b.sum().item_double(), both.sum().item_double(), 1e-4);
+            assertEquals(a.sum() + b.sum(), both.sum(), 1e-4);
         }
     }
 
@@ -101,7 +101,7 @@ class TokenLossTest {
             }
             Batch batch = packed();
             try (PointerScope s = new PointerScope()) {
-                TokenLoss.of(model, batch).sum().backward();
+                TokenLoss.backward(model, batch, 1);
             }
             int checked = 0;
             for (String name : List.of("model.layers.0.self_attn.q_proj.lora_A", "model.layers.1.self_attn.v_proj.lora_B",
@@ -128,9 +128,51 @@ class TokenLossTest {
         }
     }
 
+    @Test
+    void gradientsAcrossSeveralLogitChunksMatchFiniteDifferences() {
+        int n = 600; // more trained positions than one chunk of logits
+        long[] ids = new long[n];
+        long[] positions = new long[n];
+        int[] segments = new int[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = 3 + (i * 37L) % 500;
+            positions[i] = i;
+            segments[i] = 1;
+        }
+        Batch batch = new Batch(1, n, ids, ids.clone(), positions, segments, 1);
+        AdapterConfig config = AdapterConfig.forTraining(2, 4, 0, List.of("o_proj"), false, "tiny");
+        try (Adapter adapter = Adapter.create(model, config, 3)) {
+            model.attach(adapter);
+            checkAgainstFiniteDifferences(adapter, batch, n);
+        } finally {
+            model.detachAdapter();
+        }
+    }
+
+    private static void checkAgainstFiniteDifferences(Adapter adapter, Batch batch, int n) {
+        Tensor b = adapter.parameters().get("model.layers.1.self_attn.o_proj.lora_B");
+        try (PointerScope s = new PointerScope()) {
+            TokenLoss.Result r = TokenLoss.backward(model, batch, 1);
+            assertEquals(n - 1, r.tokens());
+        }
+        float[] grad = Tensors.toFloats(b.grad());
+        FloatPointer data = b.data_ptr_float();
+        for (int index : new int[] {0, 5}) {
+            float original = data.get(index);
+            data.put(index, original + 0.01f);
+            double plus = loss(batch);
+            data.put(index, original - 0.01f);
+            double minus = loss(batch);
+            data.put(index, original);
+            double numeric = (plus - minus) / 0.02;
+            assertTrue(Math.abs(numeric) > 1e-3, "a gradient too small to tell anything: " + numeric);
+            assertEquals(numeric, grad[index], 5e-3 + 2e-2 * Math.abs(numeric), "lora_B[" + index + "]");
+        }
+    }
+
     private static double loss(Batch batch) {
         try (NoGradGuard g = new NoGradGuard(); PointerScope s = new PointerScope()) {
-            return TokenLoss.of(model, batch).sum().item_double();
+            return TokenLoss.evaluate(model, batch).sum();
         }
     }
 }
