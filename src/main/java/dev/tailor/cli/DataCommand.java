@@ -4,5 +4,5 @@ import picocli.CommandLine.Command;
 
 @Command(name = "data", mixinStandardHelpOptions = true,
         description = "Check and look at training data before spending compute on it.",
-        subcommands = {DataInspectCommand.class})
+        subcommands = {DataValidateCommand.class, DataInspectCommand.class})
 final class DataCommand {}

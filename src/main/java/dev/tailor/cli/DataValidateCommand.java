@@ -1,0 +1,102 @@
+package dev.tailor.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import dev.tailor.Json;
+import dev.tailor.TailorException;
+import dev.tailor.data.ChatEncoder;
+import dev.tailor.data.ChatTemplate;
+import dev.tailor.data.DataFormat;
+import dev.tailor.data.DataValidator;
+import dev.tailor.data.ValidationReport;
+import dev.tailor.model.Tokenizer;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code tailor data validate}: every error of a data file with its line and code, the guide's
+ * warnings and statistics. Exit 0 when usable (warnings allowed), 1 with errors, 2 on usage errors
+ * (bad flags, a missing file, a model directory that cannot be read).
+ */
+@Command(name = "validate", mixinStandardHelpOptions = true,
+        description = "Check a training file (chat, completion, text, preference, rft, vision): all errors with line and code,"
+                + " warnings, statistics. Exit 0 usable, 1 errors, 2 usage error.")
+final class DataValidateCommand implements Callable<Integer> {
+    static final int EXIT_USAGE = 2;
+
+    @Parameters(index = "0", paramLabel = "FILE", description = "JSONL (.jsonl, .jsonl.gz) or JSON array file; never modified")
+    Path file;
+
+    @Option(names = "--format", paramLabel = "F", description = "chat, completion, text, preference, rft or vision (default: detected)")
+    String format;
+
+    @Option(names = "--model", paramLabel = "DIR", description = "model directory: count tokens with its tokenizer and chat template")
+    Path model;
+
+    @Option(names = "--max-seq-len", paramLabel = "N", description = "report examples over N tokens (needs --model; default 512, as training)")
+    Integer maxSeqLen;
+
+    @Option(names = "--json", description = "print one JSON object {format, examples, errors, warnings, stats}")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+        DataFormat forced;
+        try {
+            forced = format == null ? null : DataFormat.parse(format);
+            checkUsage();
+        } catch (TailorException e) {
+            return usageError(e.getMessage());
+        }
+        Tokenizer tokenizer = null;
+        try {
+            ChatEncoder encoder = null;
+            if (model != null) {
+                try {
+                    tokenizer = Tokenizer.fromModelDir(model);
+                    encoder = new ChatEncoder(ChatTemplate.fromModelDir(model), tokenizer);
+                } catch (TailorException e) {
+                    return usageError(e.getMessage());
+                }
+            }
+            ValidationReport report = new DataValidator(forced, encoder, maxSeqLen == null ? 512 : maxSeqLen).validate(file);
+            out.print(json ? Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(report.toJson()) + "\n"
+                    : report.summary(file.toString()));
+            out.flush();
+            return report.usable() ? 0 : 1;
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        } finally {
+            if (tokenizer != null) {
+                tokenizer.close();
+            }
+        }
+    }
+
+    private void checkUsage() {
+        if (!Files.isRegularFile(file)) {
+            throw new TailorException(file + ": file not found; check the path");
+        }
+        if (maxSeqLen != null && model == null) {
+            throw new TailorException("--max-seq-len needs --model: token counts come from the model's tokenizer and chat template");
+        }
+        if (maxSeqLen != null && maxSeqLen < 2) {
+            throw new TailorException("--max-seq-len must be at least 2");
+        }
+        if (model != null && !Files.isDirectory(model)) {
+            throw new TailorException("--model " + model + ": not a directory");
+        }
+    }
+
+    private static int usageError(String message) {
+        System.err.println("error: " + message);
+        System.err.flush();
+        return EXIT_USAGE;
+    }
+}

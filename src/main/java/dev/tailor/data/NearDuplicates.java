@@ -1,0 +1,188 @@
+package dev.tailor.data;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.HashMap;
+
+/**
+ * Finds clusters of near-duplicate texts with MinHash and locality-sensitive hashing: each text
+ * becomes the set of its word 3-grams (lower-cased, punctuation dropped), summarised by
+ * {@link #HASHES} minimum hashes (32 ints per text is all that is kept). The minima come from one
+ * hash per 3-gram split into 32 bins (one-permutation hashing: 32 times cheaper than 32 hash
+ * functions, the same estimate of the Jaccard similarity). Texts whose signatures
+ * agree on all rows of any of {@link #BANDS} bands are candidates (a pair with Jaccard similarity
+ * 0.8 is found with probability 0.985), and a candidate joins a cluster when the signatures
+ * estimate a similarity of at least {@link #THRESHOLD}. Bands are matched by sorting, one band at
+ * a time, so memory stays at the signatures.
+ */
+final class NearDuplicates {
+    static final int HASHES = 32;
+    static final int BANDS = 8;
+    static final double THRESHOLD = 0.8;
+    private static final int ROWS = HASHES / BANDS;
+    private static final long[] SEEDS = new long[HASHES];
+
+    static {
+        long s = 0x9E3779B97F4A7C15L;
+        for (int i = 0; i < HASHES; i++) {
+            s = mix(s + i);
+            SEEDS[i] = s | 1;
+        }
+    }
+
+    private final List<int[]> signatures = new ArrayList<>();
+    private final List<Integer> lines = new ArrayList<>();
+
+    /** Adds a text; texts without words are ignored. */
+    void add(int line, String text) {
+        int[] signature = signature(text);
+        if (signature != null) {
+            signatures.add(signature);
+            lines.add(line);
+        }
+    }
+
+    /** The MinHash signature of the text's word 3-grams, or null when it has no words. */
+    static int[] signature(String text) {
+        long[] words = wordHashes(text);
+        if (words.length == 0) {
+            return null;
+        }
+        int[] signature = new int[HASHES];
+        Arrays.fill(signature, Integer.MAX_VALUE);
+        int grams = Math.max(1, words.length - 2);
+        for (int g = 0; g < grams; g++) {
+            long shingle = 0;
+            for (int w = g; w < Math.min(words.length, g + 3); w++) {
+                shingle = mix(shingle * 31 + words[w]);
+            }
+            int bin = (int) (shingle >>> 59); // top 5 bits choose one of the 32 bins
+            int value = (int) (shingle & Integer.MAX_VALUE);
+            if (value < signature[bin]) {
+                signature[bin] = value;
+            }
+        }
+        densify(signature);
+        return signature;
+    }
+
+    /**
+     * Fills the bins no shingle fell into (short texts) from the next filled bin to the right,
+     * shifted by the distance, so two texts agree on an empty bin only as often as on a filled one
+     * (rotation densification, Shrivastava 2017).
+     */
+    private static void densify(int[] signature) {
+        int[] filled = signature.clone();
+        for (int i = 0; i < HASHES; i++) {
+            if (filled[i] != Integer.MAX_VALUE) {
+                continue;
+            }
+            for (int d = 1; d < HASHES; d++) {
+                int source = filled[(i + d) % HASHES];
+                if (source != Integer.MAX_VALUE) {
+                    signature[i] = (int) (mix(source + d * SEEDS[d]) & Integer.MAX_VALUE);
+                    break;
+                }
+            }
+        }
+    }
+
+    /** A hash per word: runs of letters and digits, lower-cased; everything else separates words. */
+    private static long[] wordHashes(String text) {
+        long[] words = new long[16];
+        int count = 0;
+        long word = 0;
+        boolean inWord = false;
+        for (int i = 0; i <= text.length(); i++) {
+            char c = i < text.length() ? text.charAt(i) : ' ';
+            if (Character.isLetterOrDigit(c)) {
+                word = word * 1_000_003 + Character.toLowerCase(c);
+                inWord = true;
+            } else if (inWord) {
+                if (count == words.length) {
+                    words = Arrays.copyOf(words, count * 2);
+                }
+                words[count++] = word;
+                word = 0;
+                inWord = false;
+            }
+        }
+        return Arrays.copyOf(words, count);
+    }
+
+    /** The clusters (lines in file order, two or more each), ordered by their first line. */
+    List<List<Integer>> clusters() {
+        int n = signatures.size();
+        int[] parent = new int[n];
+        for (int i = 0; i < n; i++) {
+            parent[i] = i;
+        }
+        // each entry: 32 bits of the band's hash, then the text's index; sorting brings a bucket together.
+        // Texts that only share the 32 bits are compared too, and the similarity check keeps them apart.
+        long[] entries = new long[n];
+        for (int band = 0; band < BANDS; band++) {
+            for (int i = 0; i < n; i++) {
+                long key = band;
+                for (int r = 0; r < ROWS; r++) {
+                    key = mix(key * 31 + signatures.get(i)[band * ROWS + r]);
+                }
+                entries[i] = (key & 0xFFFFFFFF00000000L) | i;
+            }
+            Arrays.sort(entries);
+            int first = 0; // a bucket's members are compared with its first: a star suffices for clusters
+            for (int k = 1; k < n; k++) {
+                int a = (int) entries[first];
+                int b = (int) entries[k];
+                if ((entries[k] >>> 32) != (entries[first] >>> 32)) {
+                    first = k;
+                } else if (similarity(signatures.get(a), signatures.get(b)) >= THRESHOLD) {
+                    parent[find(parent, a)] = find(parent, b);
+                }
+            }
+        }
+        int[] size = new int[n];
+        for (int i = 0; i < n; i++) {
+            size[find(parent, i)]++;
+        }
+        Map<Integer, List<Integer>> groups = new HashMap<>(); // only clusters: most texts are alone
+        for (int i = 0; i < n; i++) {
+            int root = find(parent, i);
+            if (size[root] > 1) {
+                groups.computeIfAbsent(root, r -> new ArrayList<>()).add(lines.get(i));
+            }
+        }
+        List<List<Integer>> clusters = new ArrayList<>();
+        for (List<Integer> group : groups.values()) {
+            group.sort(null);
+            clusters.add(group);
+        }
+        clusters.sort((x, y) -> Integer.compare(x.get(0), y.get(0)));
+        return clusters;
+    }
+
+    /** The fraction of agreeing minimum hashes: an unbiased estimate of the Jaccard similarity. */
+    static double similarity(int[] a, int[] b) {
+        int same = 0;
+        for (int i = 0; i < HASHES; i++) {
+            same += a[i] == b[i] ? 1 : 0;
+        }
+        return same / (double) HASHES;
+    }
+
+    private static int find(int[] parent, int i) {
+        while (parent[i] != i) {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        return i;
+    }
+
+    /** SplitMix64's finaliser: a cheap, well-mixed 64-bit hash. */
+    private static long mix(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+}
