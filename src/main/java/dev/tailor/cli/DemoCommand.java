@@ -5,10 +5,12 @@ import dev.tailor.Json;
 import dev.tailor.TailorException;
 import dev.tailor.data.ChatEncoder;
 import dev.tailor.data.ChatTemplate;
+import dev.tailor.data.DataValidator;
 import dev.tailor.data.Dataset;
 import dev.tailor.data.DemoDataset;
 import dev.tailor.data.Example;
 import dev.tailor.data.GeneratedModel;
+import dev.tailor.data.ValidationReport;
 import dev.tailor.eval.Evaluator;
 import dev.tailor.model.Adapter;
 import dev.tailor.model.Merger;
@@ -84,8 +86,13 @@ final class DemoCommand implements Callable<Integer> {
         DemoDataset.Files files = DemoDataset.write(data, seed, 320, 48, 64);
         say.accept("[2/6] data: ticket routing (answer with the team name only) -> " + data);
         for (Path f : List.of(files.train(), files.validation(), files.test())) {
-            Dataset d = Dataset.load(f);
-            say.accept(String.format(Locale.ROOT, "      %-16s %3d %s examples, valid", f.getFileName(), d.size(), d.kind().name().toLowerCase(Locale.ROOT)));
+            ValidationReport report = new DataValidator(null, null, 512).validate(f);
+            if (!report.usable()) {
+                throw new TailorException(f + ": the demo's own data failed validation: " + report.errors().get(0).message());
+            }
+            Object warnings = report.stats().get("warnings_by_code"); // every warning counted, not only those listed
+            say.accept(String.format(Locale.ROOT, "      %-16s %3d %s examples, 0 errors, warnings %s (templated tickets resemble each other)",
+                    f.getFileName(), report.examples(), report.format(), warnings));
         }
 
         say.accept("[3/6] fine-tuning LoRA (r 16, all linear layers) on " + files.train().getFileName() + ", validating on "
