@@ -1,9 +1,11 @@
 package dev.tailor.model;
 
 import dev.tailor.tensor.Tensors;
+import java.util.Arrays;
 import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
  * Linear layers that read the same input (q/k/v, gate/up) computed as one matrix product, as vLLM
@@ -77,11 +79,13 @@ final class FusedLinear implements AutoCloseable {
     /** Each part's output for input x, with each part's adapter applied. */
     Tensor[] forward(Tensor x) {
         Tensor y = Tensors.linear(x, weight.tensor(), bias);
+        // the parts' adapters read x in fp32: convert once for all of them (a no-op where it is fp32)
+        Tensor loraInput = Arrays.stream(parts).anyMatch(Linear::hasAdapter) ? x.to(ScalarType.Float) : x;
         Tensor[] out = new Tensor[parts.length];
         long offset = 0;
         for (int i = 0; i < parts.length; i++) {
             long rows = parts[i].outFeatures();
-            out[i] = parts[i].withAdapter(x, y.narrow(-1, offset, rows));
+            out[i] = parts[i].withAdapter(loraInput, y.narrow(-1, offset, rows));
             offset += rows;
         }
         return out;

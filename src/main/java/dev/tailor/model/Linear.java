@@ -62,6 +62,10 @@ public final class Linear implements AutoCloseable {
         this.lora = lora;
     }
 
+    boolean hasAdapter() {
+        return lora != null;
+    }
+
     /** LoRA dropout probability while training; 0 for inference. */
     void setDropout(double p) {
         this.dropout = p;
