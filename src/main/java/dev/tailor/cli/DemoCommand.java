@@ -1,6 +1,7 @@
 package dev.tailor.cli;
 
 import dev.tailor.AtomicFiles;
+import dev.tailor.Directories;
 import dev.tailor.Json;
 import dev.tailor.TailorException;
 import dev.tailor.data.ChatEncoder;
@@ -27,7 +28,6 @@ import dev.tailor.train.TrainingConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -256,10 +256,6 @@ final class DemoCommand implements Callable<Integer> {
                 throw new TailorException(output + " exists and is not a previous demo's output; choose another --output");
             }
         }
-        try (Stream<Path> all = Files.walk(output)) {
-            for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
+        Directories.deleteRecursively(output);
     }
 }

@@ -1,5 +1,6 @@
 package dev.tailor.cli;
 
+import dev.tailor.Directories;
 import dev.tailor.model.Generator;
 import dev.tailor.model.Model;
 import dev.tailor.model.ModelPreset;
@@ -13,12 +14,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -58,9 +57,7 @@ final class GenerateBenchmark implements Callable<Integer> {
                 run(model, p, d, d == DType.BF16 ? gemmBf16 : gemmF32, bandwidth);
             }
         } finally {
-            try (Stream<Path> files = Files.walk(dir)) {
-                files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-            }
+            Directories.deleteRecursively(dir);
         }
         return 0;
     }

@@ -1,5 +1,6 @@
 package dev.tailor.cli;
 
+import dev.tailor.Directories;
 import dev.tailor.AtomicFiles;
 import dev.tailor.Json;
 import dev.tailor.data.Batch;
@@ -23,14 +24,12 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -85,9 +84,7 @@ final class TrainBenchmark implements Callable<Integer> {
                 measure("QLoRA (NF4 base), packed", model, data, dir, true, true, peak);
             }
         } finally {
-            try (Stream<Path> files = Files.walk(dir)) {
-                files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-            }
+            Directories.deleteRecursively(dir);
         }
         return 0;
     }

@@ -2,6 +2,7 @@ package dev.tailor.model;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tailor.AtomicFiles;
+import dev.tailor.Directories;
 import dev.tailor.Json;
 import dev.tailor.TailorException;
 import dev.tailor.tensor.DType;
@@ -12,16 +13,13 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
-import java.util.stream.Stream;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 
@@ -130,10 +128,10 @@ public final class Merger {
                                 ? "; the merge did not reproduce the adapter: please report this as a bug"
                                 : "; the adapter's update is too large for " + out.torchName() + " weights: merge in f32 (--dtype f32)"));
             }
-            replace(tmp, outDir);
+            Directories.replace(tmp, outDir);
             return new MergeReport(outDir, out, merged, difference, limit, effect, roundingCost);
         } finally {
-            deleteRecursively(tmp);
+            Directories.deleteRecursively(tmp);
         }
     }
 
@@ -276,31 +274,4 @@ public final class Merger {
         }
     }
 
-    /** Puts the finished directory in place; a previous output is moved aside first and deleted last. */
-    private static void replace(Path finished, Path outDir) {
-        try {
-            Path previous = null;
-            if (Files.exists(outDir)) {
-                previous = Files.createTempDirectory(finished.getParent(), "." + outDir.getFileName() + ".previous-");
-                Files.move(outDir, previous.resolve("old"), StandardCopyOption.ATOMIC_MOVE);
-            }
-            Files.move(finished, outDir, StandardCopyOption.ATOMIC_MOVE);
-            deleteRecursively(previous);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot move the merged model into " + outDir + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static void deleteRecursively(Path dir) {
-        if (dir == null || !Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot remove " + dir + ": " + e.getMessage(), e);
-        }
-    }
 }

@@ -1,6 +1,7 @@
 package dev.tailor.train;
 
 import dev.tailor.AtomicFiles;
+import dev.tailor.Directories;
 import dev.tailor.Json;
 import dev.tailor.TailorException;
 import dev.tailor.model.TrainableWeights;
@@ -12,7 +13,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -47,7 +47,7 @@ final class Checkpoint {
         Path target = output.resolve("checkpoint-" + state.step());
         Path tmp = output.resolve(".checkpoint-" + state.step() + ".tmp");
         try {
-            deleteRecursively(tmp);
+            Directories.deleteRecursively(tmp);
             Files.createDirectories(tmp);
             weights.save(tmp);
             SafetensorsWriter.write(tmp.resolve(WEIGHTS), weights.parameters(), Map.of());
@@ -56,8 +56,7 @@ final class Checkpoint {
                 SafetensorsWriter.write(tmp.resolve(BEST), best, Map.of());
             }
             AtomicFiles.writeString(tmp.resolve(STATE), Json.pretty(state) + "\n");
-            discard(target);
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            Directories.replace(tmp, target);
             return target;
         } catch (IOException | UncheckedIOException e) {
             deleteQuietly(tmp);
@@ -74,9 +73,7 @@ final class Checkpoint {
         try (Stream<Path> dirs = Files.list(output)) {
             List<Path> all = dirs.filter(d -> NAME.matcher(d.getFileName().toString()).matches())
                     .sorted(Comparator.comparingInt(Checkpoint::stepOf)).toList();
-            for (Path old : all.subList(0, Math.max(0, all.size() - keep))) {
-                discard(old);
-            }
+            all.subList(0, Math.max(0, all.size() - keep)).forEach(Directories::discard);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot delete old checkpoints in " + output + ": " + e.getMessage(), e);
         }
@@ -154,35 +151,10 @@ final class Checkpoint {
         return m.matches() ? Integer.parseInt(m.group(1)) : -1;
     }
 
-    /**
-     * Renames a checkpoint out of sight, then deletes it: a run killed meanwhile never leaves a
-     * half-deleted {@code checkpoint-N} that looks usable.
-     */
-    private static void discard(Path checkpoint) throws IOException {
-        if (!Files.exists(checkpoint)) {
-            return;
-        }
-        Path hidden = checkpoint.resolveSibling(".deleting-" + checkpoint.getFileName());
-        deleteRecursively(hidden);
-        Files.move(checkpoint, hidden, StandardCopyOption.ATOMIC_MOVE);
-        deleteRecursively(hidden);
-    }
-
-    static void deleteRecursively(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> all = Files.walk(dir)) {
-            for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
-    }
-
     private static void deleteQuietly(Path dir) {
         try {
-            deleteRecursively(dir);
-        } catch (IOException ignored) {
+            Directories.deleteRecursively(dir);
+        } catch (UncheckedIOException ignored) {
             // reporting the original failure matters more
         }
     }
