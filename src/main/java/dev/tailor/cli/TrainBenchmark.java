@@ -106,7 +106,6 @@ final class TrainBenchmark implements Callable<Integer> {
         c.gradAccum = 1;
         c.lr = 2e-4;
         c.lrScheduler = "constant";
-        c.maxGradNorm = 1.0;
         c.maxSeqLen = seqLen;
         c.packing = packing;
         c.padding = packing ? "longest" : "max_length";
@@ -114,7 +113,6 @@ final class TrainBenchmark implements Callable<Integer> {
         c.seed = 1;
         c.loggingSteps = 1000;
         c.saveStrategy = "no";
-        c.saveSteps = 1;
         List<Batch> batches = plannedBatches(c);
         double[] flops = new double[steps + 1];
         ModelConfig mc = ModelConfig.load(model);

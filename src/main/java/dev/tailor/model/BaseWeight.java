@@ -51,7 +51,7 @@ final class BaseWeight implements AutoCloseable {
     }
 
     long residentBytes() {
-        return dense != null ? dense.numel() * dtype.bytes : quantized.residentBytes();
+        return dense != null ? dense.nbytes() : quantized.residentBytes();
     }
 
     @Override

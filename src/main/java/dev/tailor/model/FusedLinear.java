@@ -73,7 +73,7 @@ final class FusedLinear implements AutoCloseable {
     }
 
     long residentBytes() {
-        return weight.residentBytes() + (bias == null ? 0 : bias.numel() * Tensors.dtype(bias).bytes);
+        return weight.residentBytes() + (bias == null ? 0 : bias.nbytes());
     }
 
     /** Each part's output for input x, with each part's adapter applied. */

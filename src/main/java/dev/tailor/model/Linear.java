@@ -54,7 +54,7 @@ public final class Linear implements AutoCloseable {
     }
 
     long residentBytes() {
-        return weight == null ? 0 : weight.residentBytes() + (bias == null ? 0 : bias.numel() * Tensors.dtype(bias).bytes);
+        return weight == null ? 0 : weight.residentBytes() + (bias == null ? 0 : bias.nbytes());
     }
 
     /** Attaches an adapter's weights (owned by the {@link Adapter}), or detaches with null. */

@@ -120,11 +120,7 @@ final class Checkpoint {
     static void restoreOptimizer(Path checkpoint, AdamW optimizer) {
         Path file = checkpoint.resolve(OPTIMIZER);
         try (SafetensorsFile f = SafetensorsFile.open(file); PointerScope scope = new PointerScope()) {
-            Map<String, Tensor> state = new LinkedHashMap<>();
-            for (String name : f.names()) {
-                state.put(name, f.load(name, DType.F32));
-            }
-            optimizer.load(state, Long.parseLong(f.metadata().getOrDefault("steps", "0")));
+            optimizer.load(loadAll(f), Long.parseLong(f.metadata().getOrDefault("steps", "0")));
         }
     }
 
@@ -135,14 +131,19 @@ final class Checkpoint {
             return null;
         }
         Map<String, Tensor> best = new LinkedHashMap<>();
-        try (SafetensorsFile f = SafetensorsFile.open(file)) {
-            for (String name : f.names()) {
-                try (PointerScope scope = new PointerScope()) {
-                    best.put(name, Tensors.keep(f.load(name, DType.F32)));
-                }
-            }
+        try (SafetensorsFile f = SafetensorsFile.open(file); PointerScope scope = new PointerScope()) {
+            loadAll(f).forEach((name, t) -> best.put(name, Tensors.keep(t)));
         }
         return best;
+    }
+
+    /** Every tensor of the file in fp32, owned by the caller's scope. */
+    private static Map<String, Tensor> loadAll(SafetensorsFile f) {
+        Map<String, Tensor> all = new LinkedHashMap<>();
+        for (String name : f.names()) {
+            all.put(name, f.load(name, DType.F32));
+        }
+        return all;
     }
 
 

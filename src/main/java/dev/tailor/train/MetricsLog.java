@@ -31,8 +31,19 @@ final class MetricsLog {
         return log;
     }
 
-    /** The events of an earlier run up to and including {@code step}, for resuming. */
+    /** The events of an earlier run up to and including {@code step}, for resuming; later ones are dropped from the file. */
     static MetricsLog resume(Path file, long step) {
+        MetricsLog log = read(file, step);
+        log.flush();
+        return log;
+    }
+
+    /** What the file holds, without writing it. */
+    static MetricsLog read(Path file) {
+        return read(file, Long.MAX_VALUE);
+    }
+
+    private static MetricsLog read(Path file, long step) {
         MetricsLog log = new MetricsLog(file);
         if (Files.exists(file)) {
             try {
@@ -48,7 +59,6 @@ final class MetricsLog {
                 throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
             }
         }
-        log.flush();
         return log;
     }
 

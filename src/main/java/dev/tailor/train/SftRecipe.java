@@ -49,6 +49,9 @@ public final class SftRecipe {
         }
     }
 
+    /** Passed as {@code resume} to continue from the newest checkpoint of the output directory. */
+    public static final String LATEST = "latest";
+
     private SftRecipe() {}
 
     /**
@@ -87,7 +90,7 @@ public final class SftRecipe {
                 Trainer.Result result = trainer.run(resumeFrom);
                 weights.save(config.output);
                 copyTokenizerFiles(config.model, config.output);
-                MetricsLog metrics = MetricsLog.resume(config.output.resolve("metrics.jsonl"), Long.MAX_VALUE);
+                MetricsLog metrics = MetricsLog.read(config.output.resolve("metrics.jsonl"));
                 LossChart.write(config.output.resolve("loss.png"), "Loss: " + config.model.getFileName(),
                         metrics.series("train_loss"), metrics.series("valid_loss"));
                 long total = model.parameterCount() + (config.full ? 0 : weights.parameterCount());
@@ -110,9 +113,6 @@ public final class SftRecipe {
         model.attach(adapter);
         return adapter;
     }
-
-    /** Passed as {@code resume} to continue from the newest checkpoint of the output directory. */
-    public static final String LATEST = "latest";
 
     private record Encoded(List<TokenizedExample> examples, int skipped, int truncated) {}
 

@@ -47,15 +47,14 @@ final class TokenLoss {
         if (rows.length == 0) {
             return new Result(0, 0, 0);
         }
-        var device = model.device.torchDevice();
-        Tensor ids = Tensors.fromLongs(batch.ids(), batch.rows(), batch.length()).to(device, torch.ScalarType.Long);
-        Tensor positions = Tensors.fromLongs(batch.positions(), batch.rows(), batch.length()).to(device, torch.ScalarType.Long);
+        Tensor ids = onDevice(model, batch.ids(), batch.rows(), batch.length());
+        Tensor positions = onDevice(model, batch.positions(), batch.rows(), batch.length());
         long[] segmentIds = Arrays.stream(batch.segments()).asLongStream().toArray();
-        Tensor segments = Tensors.fromLongs(segmentIds, batch.rows(), batch.length()).to(device, torch.ScalarType.Long);
+        Tensor segments = onDevice(model, segmentIds, batch.rows(), batch.length());
         int maxPosition = (int) Arrays.stream(batch.positions()).max().orElse(0);
         Tensor hidden = model.hiddenStates(ids, positions, AttentionMasks.packed(segments), null, maxPosition);
-        Tensor selected = Tensors.fromLongs(rows, rows.length).to(device, torch.ScalarType.Long);
-        Tensor wanted = Tensors.fromLongs(pick(targets, rows), rows.length).to(device, torch.ScalarType.Long);
+        Tensor selected = onDevice(model, rows, rows.length);
+        Tensor wanted = onDevice(model, pick(targets, rows), rows.length);
         Tensor trained = hidden.reshape(-1, hidden.size(2)).index_select(0, selected);
         boolean learn = divisor > 0 && trained.requires_grad();
         Tensor leaf = learn ? trained.detach().requires_grad_(true) : trained;
@@ -93,6 +92,10 @@ final class TokenLoss {
             }
         }
         return targets;
+    }
+
+    private static Tensor onDevice(Model model, long[] values, long... shape) {
+        return Tensors.fromLongs(values, shape).to(model.device.torchDevice(), torch.ScalarType.Long);
     }
 
     private static long[] pick(long[] values, long[] at) {

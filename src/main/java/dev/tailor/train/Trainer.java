@@ -83,7 +83,7 @@ public final class Trainer {
                 metrics = MetricsLog.resume(metricsFile, state.step());
                 lastCheckpoint = resume;
             } else {
-                state = new TrainerState(0, 0, null, null, 0, baseFingerprint, dataFingerprint, TrainerState.RNG_SCHEME);
+                state = TrainerState.start(baseFingerprint, dataFingerprint);
                 metrics = MetricsLog.create(metricsFile);
                 if (!validation.isEmpty()) {
                     state = evaluate(state, 0, 0, metrics); // the base model's loss: LoRA B starts at zero
@@ -105,8 +105,7 @@ public final class Trainer {
                 int done = s + 1;
                 listener.onStep(done, plan.size(), loss, (System.nanoTime() - stepStart) / 1e9,
                         step.batches().stream().mapToLong(Batch::realTokens).sum(), step.trainedTokens());
-                state = new TrainerState(done, step.progress(), state.bestValidLoss(), state.bestStep(),
-                        state.evalsWithoutImprovement(), baseFingerprint, dataFingerprint, TrainerState.RNG_SCHEME);
+                state = state.afterStep(done, step.progress());
                 if (done % config.loggingSteps == 0 || done == plan.size()) {
                     metrics.add(window.drain(done, step.progress(), lr, gradNorm));
                     listener.onEvent(metrics.events().get(metrics.events().size() - 1));
@@ -167,10 +166,7 @@ public final class Trainer {
         event.put("valid_token_accuracy", v.tokenAccuracy());
         metrics.add(event);
         listener.onEvent(event);
-        boolean improved = state.bestValidLoss() == null || v.loss() < state.bestValidLoss();
-        return new TrainerState(state.step(), state.epoch(), improved ? v.loss() : state.bestValidLoss(),
-                improved ? step : state.bestStep(), improved ? 0 : state.evalsWithoutImprovement() + 1,
-                baseFingerprint, dataFingerprint, TrainerState.RNG_SCHEME);
+        return state.afterValidation(step, v.loss());
     }
 
     private void checkResumable(Path checkpoint, TrainerState state) {

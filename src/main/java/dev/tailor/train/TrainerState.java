@@ -18,4 +18,22 @@ record TrainerState(
         @JsonProperty("rng") String rng) {
 
     static final String RNG_SCHEME = "shuffle: Batcher.epoch(seed, epoch); dropout: torch.manual_seed(seed * 1000003 + step)";
+
+    /** Before the first step of a run on this base model and data. */
+    static TrainerState start(String baseModelFingerprint, String dataFingerprint) {
+        return new TrainerState(0, 0, null, null, 0, baseModelFingerprint, dataFingerprint, RNG_SCHEME);
+    }
+
+    /** After optimizer step {@code step}, {@code epoch} epochs into the data. */
+    TrainerState afterStep(int step, double epoch) {
+        return new TrainerState(step, epoch, bestValidLoss, bestStep, evalsWithoutImprovement, baseModelFingerprint,
+                dataFingerprint, rng);
+    }
+
+    /** After a validation at {@code atStep} gave {@code loss}: a new best, or one more evaluation without improvement. */
+    TrainerState afterValidation(int atStep, double loss) {
+        boolean improved = bestValidLoss == null || loss < bestValidLoss;
+        return new TrainerState(step, epoch, improved ? loss : bestValidLoss, improved ? atStep : bestStep,
+                improved ? 0 : evalsWithoutImprovement + 1, baseModelFingerprint, dataFingerprint, rng);
+    }
 }
