@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tailor.Json;
+import dev.tailor.JsonArrays;
 import dev.tailor.model.Adapter;
 import dev.tailor.model.AdapterConfig;
 import dev.tailor.model.LoraWeights;
@@ -54,12 +55,7 @@ class MergeCommandTest {
     static double[] logprobs(String... args) {
         CliRun r = CliRun.of(args);
         assertEquals(0, r.exitCode(), r.err());
-        JsonNode values = parse(r.out()).get("logprobs");
-        double[] result = new double[values.size()];
-        for (int i = 0; i < result.length; i++) {
-            result[i] = values.get(i).asDouble();
-        }
-        return result;
+        return JsonArrays.doubles(parse(r.out()).get("logprobs"));
     }
 
     static JsonNode parse(String json) {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tailor.Json;
+import dev.tailor.JsonArrays;
 import dev.tailor.TailorException;
 import dev.tailor.data.GeneratedModel;
 import dev.tailor.tensor.DType;
@@ -154,8 +155,8 @@ class MergerTest {
         assertEquals(14, report.tensorsMerged());
         try (Model merged = Model.load(out, Device.CPU, null)) {
             for (com.fasterxml.jackson.databind.JsonNode seq : expected.get("sequences")) {
-                double[] want = ReferenceLogprobsTest.doubles(seq.get("logprobs"));
-                double[] got = merged.logprobs(ReferenceLogprobsTest.ints(seq.get("token_ids")));
+                double[] want = JsonArrays.doubles(seq.get("logprobs"));
+                double[] got = merged.logprobs(JsonArrays.ints(seq.get("token_ids")));
                 assertTrue(maxAbsDifference(want, got) < 1e-3, "merged vs float64 reference: " + maxAbsDifference(want, got));
             }
         }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tailor.Json;
+import dev.tailor.JsonArrays;
 import dev.tailor.tensor.Device;
 import dev.tailor.tensor.Engine;
 import java.io.IOException;
@@ -48,8 +49,8 @@ class ReferenceLogprobsTest {
                 model.attach(adapter);
             }
             for (JsonNode seq : expected.get("sequences")) {
-                int[] ids = ints(seq.get("token_ids"));
-                double[] want = doubles(seq.get("logprobs"));
+                int[] ids = JsonArrays.ints(seq.get("token_ids"));
+                double[] want = JsonArrays.doubles(seq.get("logprobs"));
                 double[] got = model.logprobs(ids);
                 assertEquals(want.length, got.length);
                 for (int i = 0; i < want.length; i++) {
@@ -72,31 +73,16 @@ class ReferenceLogprobsTest {
             JsonNode greedy = expected.get("greedy");
             List<int[]> prompts = new java.util.ArrayList<>();
             for (JsonNode g : greedy) {
-                prompts.add(ints(g.get("prompt")));
+                prompts.add(JsonArrays.ints(g.get("prompt")));
             }
             // both prompts in one batch: different lengths exercise left padding and per-row positions
             List<Completion> got = new Generator(model, null).generate(prompts, SamplingParams.greedy(8, Set.of()), null);
             for (int i = 0; i < prompts.size(); i++) {
-                int[] want = ints(greedy.get(i).get("continuation"));
+                int[] want = JsonArrays.ints(greedy.get(i).get("continuation"));
                 assertTrue(want.length > 0, name + ": reference continuation is empty");
                 assertArrayEquals(want, java.util.Arrays.copyOf(got.get(i).tokenIds(), want.length), name + " prompt " + i);
             }
         }
     }
 
-    static int[] ints(JsonNode a) {
-        int[] out = new int[a.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = a.get(i).asInt();
-        }
-        return out;
-    }
-
-    static double[] doubles(JsonNode a) {
-        double[] out = new double[a.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = a.get(i).asDouble();
-        }
-        return out;
-    }
 }

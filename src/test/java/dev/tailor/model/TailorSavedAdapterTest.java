@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tailor.Json;
+import dev.tailor.JsonArrays;
 import dev.tailor.tensor.Device;
-import dev.tailor.tensor.Tensors;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -61,11 +61,7 @@ class TailorSavedAdapterTest {
         try (Model model = Model.load(BASE, Device.CPU, null); Adapter adapter = Adapter.load(CASE.resolve("adapter"), model)) {
             model.attach(adapter);
             for (JsonNode seq : expected.get("sequences")) {
-                int[] ids = new int[seq.get("token_ids").size()];
-                for (int i = 0; i < ids.length; i++) {
-                    ids[i] = seq.get("token_ids").get(i).asInt();
-                }
-                double[] got = model.logprobs(ids);
+                double[] got = model.logprobs(JsonArrays.ints(seq.get("token_ids")));
                 for (int i = 0; i < got.length; i++) {
                     assertEquals(seq.get("logprobs").get(i).asDouble(), got[i], 1e-3, "logprob " + i);
                 }

@@ -8,10 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tailor.Json;
+import dev.tailor.JsonArrays;
 import dev.tailor.TailorException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -45,16 +45,16 @@ class Nf4TensorTest {
 
     @Test
     void tablesAreBitsandbytesOnes() {
-        float[] nf4 = GoldenJson.floats(GOLDEN.get("nf4"));
+        float[] nf4 = JsonArrays.floats(GOLDEN.get("nf4"));
         assertArrayEquals(nf4, Nf4Tensor.NF4);
-        assertArrayEquals(GoldenJson.floats(GOLDEN.get("dynamic_map")), Nf4Tensor.signedDynamicMap());
+        assertArrayEquals(JsonArrays.floats(GOLDEN.get("dynamic_map")), Nf4Tensor.signedDynamicMap());
     }
 
     @ParameterizedTest
     @MethodSource("goldenCases")
     void matchesTheNumpyReferenceBitForBit(String name) {
         JsonNode expected = goldenCase(name);
-        long[] shape = GoldenJson.longs(expected.get("shape"));
+        long[] shape = JsonArrays.longs(expected.get("shape"));
         try (PointerScope scope = new PointerScope()) {
             Tensor weight = inputTensor(expected, shape);
             try (Nf4Tensor q = Nf4Tensor.quantize(weight)) {
@@ -64,7 +64,7 @@ class Nf4TensorTest {
                 byte[] absmaxCodes = bytes(expected, "quantized_absmax_u8_base64");
                 assertArrayEquals(absmaxCodes, unsignedBytes(q.quantizedAbsmax().narrow(0, 0, absmaxCodes.length)),
                         name + " absmax codes");
-                assertArrayEquals(GoldenJson.floats(expected.get("absmax_scales")), Tensors.toFloats(q.absmaxScales()), name + " scales");
+                assertArrayEquals(JsonArrays.floats(expected.get("absmax_scales")), Tensors.toFloats(q.absmaxScales()), name + " scales");
                 assertEquals((float) expected.get("absmax_offset").doubleValue(), q.absmaxOffset().item_float(), name + " offset");
 
                 Tensor f32 = q.dequantize(DType.F32);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tailor.Json;
+import dev.tailor.JsonArrays;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -33,16 +34,16 @@ class SafetensorsGoldenTest {
                 JsonNode expected = e.getValue();
                 SafetensorsEntry entry = file.entry(name);
                 assertEquals(expected.get("dtype").textValue(), entry.dtype().safetensorsName, name);
-                assertArrayEquals(GoldenJson.longs(expected.get("shape")), entry.shape(), name);
+                assertArrayEquals(JsonArrays.longs(expected.get("shape")), entry.shape(), name);
                 Tensor tensor = file.load(name);
                 assertEquals(entry.dtype(), Tensors.dtype(tensor), name);
                 assertArrayEquals(entry.shape(), Tensors.shape(tensor), name);
                 if (tensor.numel() == 0) {
                     assertEquals(0, expected.get("values").size(), name); // Tensors.toFloats cannot read empty tensors
                 } else if (entry.dtype().isFloatingPoint()) {
-                    assertArrayEquals(GoldenJson.floats(expected.get("values")), Tensors.toFloats(tensor), name);
+                    assertArrayEquals(JsonArrays.floats(expected.get("values")), Tensors.toFloats(tensor), name);
                 } else {
-                    assertArrayEquals(GoldenJson.longs(expected.get("values")), Tensors.toLongs(tensor), name);
+                    assertArrayEquals(JsonArrays.longs(expected.get("values")), Tensors.toLongs(tensor), name);
                 }
             }
             assertEquals(Json.MAPPER.convertValue(EXPECTED.get("metadata"), Map.class), file.metadata());
@@ -59,7 +60,7 @@ class SafetensorsGoldenTest {
             for (int i = 0; i < bits.length; i++) {
                 decoded[i] = Float.intBitsToFloat((bits[i] & 0xFFFF) << 16);
             }
-            float[] expected = GoldenJson.floats(EXPECTED.get("tensors").get("bf16").get("values"));
+            float[] expected = JsonArrays.floats(EXPECTED.get("tensors").get("bf16").get("values"));
             assertArrayEquals(expected, decoded);
             assertArrayEquals(expected, Tensors.toFloats(file.load("bf16", DType.F32)));
         }
@@ -67,7 +68,7 @@ class SafetensorsGoldenTest {
 
     @Test
     void convertsF16OnLoad() {
-        float[] expected = GoldenJson.floats(EXPECTED.get("tensors").get("f16").get("values"));
+        float[] expected = JsonArrays.floats(EXPECTED.get("tensors").get("f16").get("values"));
         try (SafetensorsFile file = SafetensorsFile.open(GOLDEN)) {
             Tensor f32 = file.load("f16", DType.F32);
             assertEquals(DType.F32, Tensors.dtype(f32));
@@ -96,10 +97,10 @@ class SafetensorsGoldenTest {
 
     private static Tensor tensor(JsonNode spec) {
         DType dtype = DType.ofSafetensors(spec.get("dtype").textValue());
-        long[] shape = GoldenJson.longs(spec.get("shape"));
+        long[] shape = JsonArrays.longs(spec.get("shape"));
         Tensor values = dtype.isFloatingPoint()
-                ? Tensors.fromFloats(GoldenJson.floats(spec.get("values")), shape)
-                : Tensors.fromLongs(GoldenJson.longs(spec.get("values")), shape);
+                ? Tensors.fromFloats(JsonArrays.floats(spec.get("values")), shape)
+                : Tensors.fromLongs(JsonArrays.longs(spec.get("values")), shape);
         return values.to(dtype.scalarType());
     }
 
