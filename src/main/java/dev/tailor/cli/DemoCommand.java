@@ -97,7 +97,8 @@ final class DemoCommand implements Callable<Integer> {
 
         say.accept("[3/6] fine-tuning LoRA (r 16, all linear layers) on " + files.train().getFileName() + ", validating on "
                 + files.validation().getFileName());
-        SftRecipe.Summary training = SftRecipe.run(trainingConfig(base, files, adapter), null, progress(say), say);
+        TrainingConfig tuning = trainingConfig(base, files, adapter);
+        SftRecipe.Summary training = SftRecipe.run(tuning, null, progress(say), say);
         say.accept(String.format(Locale.ROOT, "      trainable params: %,d || all params: %,d || trainable%%: %.2f; %d steps in %.0f s",
                 training.trainableParameters(), training.totalParameters(), training.trainablePercent(),
                 training.result().steps(), training.result().seconds()));
@@ -111,10 +112,10 @@ final class DemoCommand implements Callable<Integer> {
             var stop = SamplingParams.fromGenerationConfig(base, model.config).stopTokenIds();
             Evaluator evaluator = new Evaluator(model, tokenizer, encoder, stop);
             int pad = tokenizer.padTokenId().orElse(0);
-            before = evaluator.evaluate(test, DemoDataset.labels(), 8, 256, pad);
+            before = evaluator.evaluate(test, DemoDataset.labels(), 8, tuning.maxSeqLen, pad);
             try (Adapter a = Adapter.load(adapter, model)) {
                 model.attach(a);
-                after = evaluator.evaluate(test, DemoDataset.labels(), 8, 256, pad);
+                after = evaluator.evaluate(test, DemoDataset.labels(), 8, tuning.maxSeqLen, pad);
                 model.detachAdapter();
             }
         }

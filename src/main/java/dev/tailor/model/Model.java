@@ -20,7 +20,12 @@ import org.bytedeco.pytorch.global.torch;
  * Weights stay in the checkpoint's dtype (F16 is converted: CPU fp16 GEMM is unusably slow).
  */
 public final class Model implements AutoCloseable {
-    private static final int LOGPROB_CHUNK = 256;
+    /**
+     * Rows of the vocabulary projection computed at once wherever logits of many positions are needed
+     * (log-probabilities here, the training loss): [T, vocab] in fp32 would be 2.5 GB for 4k tokens of
+     * a 152k vocabulary.
+     */
+    public static final int LOGIT_CHUNK = 256;
     public final ModelConfig config;
     public final Path directory;
     public final DType dtype;
@@ -115,9 +120,8 @@ public final class Model implements AutoCloseable {
             Tensor allowed = AttentionMasks.causal(t, device);
             Tensor hidden = hiddenStates(input, positions, allowed, null, t - 1);
             double[] out = new double[t - 1];
-            // logits in chunks: [T, vocab] in fp32 would be 2.5 GB for 4k tokens of a 152k vocabulary
-            for (int start = 0; start < t - 1; start += LOGPROB_CHUNK) {
-                int n = Math.min(LOGPROB_CHUNK, t - 1 - start);
+            for (int start = 0; start < t - 1; start += LOGIT_CHUNK) {
+                int n = Math.min(LOGIT_CHUNK, t - 1 - start);
                 try (PointerScope chunk = new PointerScope()) {
                     Tensor logp = Tensors.logSoftmaxFloat(logits(hidden.narrow(1, start, n)), -1);
                     Tensor targets = input.narrow(1, start + 1, n).unsqueeze(-1);

@@ -18,13 +18,12 @@ import org.bytedeco.pytorch.global.torch;
  * Next-token cross-entropy of one batch, summed over its trained tokens (callers divide by the
  * token count of the whole accumulated step: transformers #34191). Position i predicts label i+1
  * of the same example. Logits exist only at positions that carry a loss, and only
- * {@value #CHUNK} rows at a time: with a 152k vocabulary, fp32 logits, their log-softmax and
- * gradient for every trained position of a batch took gigabytes. Backward runs per chunk into the
- * final hidden states, then once through the model.
+ * {@link Model#LOGIT_CHUNK} rows at a time: with a 152k vocabulary, fp32 logits, their log-softmax
+ * and gradient for every trained position of a batch took gigabytes. Backward runs per chunk into
+ * the final hidden states, then once through the model.
  */
 final class TokenLoss {
     private static final int IGNORE = -100;
-    private static final int CHUNK = 256;
 
     /** The summed loss, the trained tokens and how many of them the argmax predicts. */
     record Result(double sum, long tokens, long correct) {}
@@ -60,8 +59,8 @@ final class TokenLoss {
         Tensor leaf = learn ? trained.detach().requires_grad_(true) : trained;
         double sum = 0;
         long correct = 0;
-        for (int start = 0; start < rows.length; start += CHUNK) {
-            int n = Math.min(CHUNK, rows.length - start);
+        for (int start = 0; start < rows.length; start += Model.LOGIT_CHUNK) {
+            int n = Math.min(Model.LOGIT_CHUNK, rows.length - start);
             try (PointerScope chunk = new PointerScope()) {
                 Tensor logits = model.logits(leaf.narrow(0, start, n));
                 Tensor want = wanted.narrow(0, start, n);
