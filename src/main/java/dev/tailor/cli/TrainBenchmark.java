@@ -55,11 +55,6 @@ final class TrainBenchmark implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0")
     int threads;
 
-    private static final String[] WORDS = ("the of and to in is you that it he was for on are as with his they at be this have from or one had "
-            + "by word but not what all were we when your can said there use an each which she do how their if will up other about out many "
-            + "then them these so some her would make like him into time has look two more write go see number no way could people my than "
-            + "first water been call who oil its now find long down day did get come made may part order account payment delivery").split(" ");
-
     @Override
     public Integer call() throws IOException {
         Engine.configure(threads);
@@ -182,32 +177,14 @@ final class TrainBenchmark implements Callable<Integer> {
         return 4 * linear * real + 4 * h * c.vocabSize() * trained + 6 * lora * real + 3 * 4 * c.numLayers() * q * attended;
     }
 
-    /**
-     * Chat examples of 30-500 tokens, half prompt and half answer, from common words. Lengths are
-     * log-uniform: right-skewed like real chat data (many short exchanges, a few long ones).
-     */
+    /** A chat set for training: see {@link BenchText#chatLine}. */
     private static Path writeChatSet(Path file, int n) {
         SplittableRandom random = new SplittableRandom(7);
         StringBuilder out = new StringBuilder();
         for (int i = 0; i < n; i++) {
-            int tokens = (int) Math.round(30 * Math.pow(500 / 30.0, random.nextDouble()));
-            Map<String, Object> user = new LinkedHashMap<>();
-            user.put("role", "user");
-            user.put("content", words(random, tokens / 3));
-            Map<String, Object> assistant = new LinkedHashMap<>();
-            assistant.put("role", "assistant");
-            assistant.put("content", words(random, tokens / 3));
-            out.append(Json.compact(Map.of("messages", List.of(user, assistant)))).append('\n');
+            out.append(BenchText.chatLine(random, null)).append('\n');
         }
         AtomicFiles.writeString(file, out.toString());
         return file;
-    }
-
-    private static String words(SplittableRandom random, int n) {
-        StringBuilder s = new StringBuilder();
-        for (int i = 0; i < Math.max(1, n); i++) {
-            s.append(i == 0 ? "" : " ").append(WORDS[random.nextInt(WORDS.length)]);
-        }
-        return s.toString();
     }
 }
