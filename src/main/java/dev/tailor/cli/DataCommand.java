@@ -4,5 +4,6 @@ import picocli.CommandLine.Command;
 
 @Command(name = "data", mixinStandardHelpOptions = true,
         description = "Check and look at training data before spending compute on it.",
-        subcommands = {DataValidateCommand.class, DataInspectCommand.class})
+        subcommands = {DataValidateCommand.class, DataInspectCommand.class, DataSplitCommand.class, DataConvertCommand.class,
+                DataDedupeCommand.class, DataEstimateCommand.class})
 final class DataCommand {}

@@ -66,14 +66,9 @@ public final class SftRecipe {
         }
         Dataset trainSet = Dataset.load(config.data);
         Dataset validSet = config.validation == null ? null : Dataset.load(config.validation);
-        try (Tokenizer tokenizer = Tokenizer.fromModelDir(config.model);
-             Model model = Model.load(config.model, Device.parse(config.device), config.full ? DType.F32 : null, config.qlora)) {
-            if (tokenizer.vocabSize() > model.vocabSize()) {
-                throw new TailorException(config.model + ": the tokenizer has " + tokenizer.vocabSize() + " tokens but the model embeds "
-                        + model.vocabSize() + "; tokenizer.json does not belong to these weights");
-            }
+        try (Tokenizer tokenizer = Tokenizer.fromModelDir(config.model); Model model = loadModel(config, tokenizer)) {
             ChatEncoder encoder = new ChatEncoder(ChatTemplate.fromModelDir(config.model), tokenizer);
-            int pad = tokenizer.padTokenId().orElse(tokenizer.eosTokenId().orElse(0));
+            int pad = padId(tokenizer);
             Encoded train = encode(trainSet, encoder, model, config.maxSeqLen, log);
             Encoded valid = validSet == null ? null : encode(validSet, encoder, model, config.maxSeqLen, log);
             List<StepPlan.Step> plan = StepPlan.of(train.examples, config, pad);
@@ -102,8 +97,24 @@ public final class SftRecipe {
         }
     }
 
+    /** The base model as training loads it (fp32 with --full, an NF4 base with --qlora), checked against its tokenizer. */
+    static Model loadModel(TrainingConfig config, Tokenizer tokenizer) {
+        Model model = Model.load(config.model, Device.parse(config.device), config.full ? DType.F32 : null, config.qlora);
+        if (tokenizer.vocabSize() > model.vocabSize()) {
+            model.close();
+            throw new TailorException(config.model + ": the tokenizer has " + tokenizer.vocabSize() + " tokens but the model embeds "
+                    + model.vocabSize() + "; tokenizer.json does not belong to these weights");
+        }
+        return model;
+    }
+
+    /** The id rows are padded with: the tokenizer's pad token, else EOS, else 0 (padding is never trained). */
+    static int padId(Tokenizer tokenizer) {
+        return tokenizer.padTokenId().orElse(tokenizer.eosTokenId().orElse(0));
+    }
+
     /** LoRA on the (possibly NF4) base, attached to the model; or every weight with --full. */
-    private static TrainableWeights trainable(TrainingConfig config, Model model) {
+    static TrainableWeights trainable(TrainingConfig config, Model model) {
         if (config.full) {
             return FullWeights.of(model);
         }
