@@ -6,11 +6,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 import java.util.stream.Collectors;
 
 /**
@@ -18,7 +20,8 @@ import java.util.stream.Collectors;
  * its line and code), the guide's warnings and statistics. Per record it runs the same
  * {@link RecordChecker} as training's {@link Dataset#load}; across records it keeps only what the
  * file-wide findings need: a hash per example (exact duplicates), a 32-int MinHash signature
- * (near-duplicates), counts of system prompts and short answers, and a length per example.
+ * (near-duplicates), counts of system prompts and short answers, and a length per example (characters,
+ * and tokens with a model).
  */
 public final class DataValidator {
     /** Errors and warnings shown per code; the rest are counted. */
@@ -52,7 +55,12 @@ public final class DataValidator {
 
     /** Validates the file; never modifies it. Throws TailorException only when it cannot be opened. */
     public ValidationReport validate(Path file) {
-        Run run = new Run(file);
+        return validate(file, null);
+    }
+
+    /** Validates the file, handing each valid record to onRecord (null: none) as well, e.g. for the report's prompt index. */
+    ValidationReport validate(Path file, Consumer<CheckedRecord> onRecord) {
+        Run run = new Run(file, onRecord);
         boolean array;
         try {
             array = JsonlSource.read(file, run);
@@ -88,6 +96,7 @@ public final class DataValidator {
         int conversations;
         int shortAnswers;
         int truncated;
+        int answersCut;
         final Map<String, Integer> roles = new TreeMap<>();
         final Map<String, Integer> systemPrompts = new HashMap<>();
         final Map<String, Integer> answers = new HashMap<>();
@@ -96,9 +105,12 @@ public final class DataValidator {
         final NearDuplicates near = new NearDuplicates();
         final IntList messageCounts = new IntList();
         final IntList tokenCounts = new IntList();
+        final IntList characterCounts = new IntList();
+        final Consumer<CheckedRecord> onRecord;
 
-        Run(Path file) {
+        Run(Path file, Consumer<CheckedRecord> onRecord) {
             checker = new RecordChecker(this, false, encoder != null, forced, file);
+            this.onRecord = onRecord;
         }
 
         @Override
@@ -109,6 +121,9 @@ public final class DataValidator {
             if (r != null) {
                 valid++;
                 collect(r);
+                if (onRecord != null) {
+                    onRecord.accept(r);
+                }
             }
         }
 
@@ -142,6 +157,7 @@ public final class DataValidator {
 
         private void collect(CheckedRecord r) {
             images += r.images();
+            characterCounts.add(r.characters());
             if (!r.roles().isEmpty()) {
                 conversations++;
                 messageCounts.add(r.roles().size());
@@ -204,6 +220,7 @@ public final class DataValidator {
                 }
             }
             int cut = longest.length() - maxSeqLen;
+            answersCut += trainedKept > 0 && trainedCut > 0 ? 1 : 0;
             if (trainedKept == 0) {
                 warning(r.line(), "assistant_truncated", "the example has " + longest.length() + " tokens and truncation to --max-seq-len "
                         + maxSeqLen + " removes every trained (assistant) token, so training skips it; shorten the prompt or raise --max-seq-len");
@@ -218,15 +235,20 @@ public final class DataValidator {
             if (records == 0 && errors.isEmpty()) {
                 add(errors, errorCounts, new DataIssue(null, "empty_file", "the file has no examples; write one JSON object per line"));
             }
-            fileWarnings();
+            List<List<Integer>> nearClusters = near.clusters();
+            fileWarnings(nearClusters);
             Map<String, Object> stats = new LinkedHashMap<>();
             stats.put("valid_examples", valid);
             if (conversations > 0) {
                 stats.put("messages_per_example", messageCounts.summary());
             }
+            if (characterCounts.size > 0) {
+                stats.put("characters_per_example", characterCounts.summary());
+            }
             if (tokenCounts.size > 0) {
                 stats.put("tokens_per_example", tokenCounts.summary());
                 stats.put("over_max_seq_len", truncated);
+                stats.put("answers_cut_short", answersCut);
                 stats.put("max_seq_len", maxSeqLen);
             }
             if (conversations > 0) {
@@ -239,13 +261,22 @@ public final class DataValidator {
             }
             stats.put("short_answers", shortAnswerStats());
             stats.put("exact_duplicate_clusters", exactDuplicates.size());
+            stats.put("exact_duplicate_examples", copies(exactDuplicates.values()));
+            stats.put("near_duplicate_clusters", nearClusters.size());
+            stats.put("near_duplicate_examples", copies(nearClusters));
             stats.put("errors_by_code", errorCounts);
             stats.put("warnings_by_code", warningCounts);
             DataFormat format = checker.fileFormat();
             if (format == DataFormat.CHAT && images > 0) {
                 format = DataFormat.VISION;
             }
-            return new ValidationReport(format == null ? null : format.id(), records, List.copyOf(errors), List.copyOf(warnings), stats);
+            return new ValidationReport(format == null ? null : format.id(), records, List.copyOf(errors), List.copyOf(warnings), stats,
+                    characterCounts.toArray(), encoder == null ? null : tokenCounts.toArray());
+        }
+
+        /** The examples a dedupe would remove: every cluster member but its first. */
+        private static int copies(Collection<List<Integer>> clusters) {
+            return clusters.stream().mapToInt(c -> c.size() - 1).sum();
         }
 
         private Map<String, Object> shortAnswerStats() {
@@ -259,7 +290,7 @@ public final class DataValidator {
             return s;
         }
 
-        private void fileWarnings() {
+        private void fileWarnings(List<List<Integer>> nearClusters) {
             if (records > 0 && records < FEW_EXAMPLES) {
                 warning(null, "few_examples", "only " + records + " examples: fewer than " + FEW_EXAMPLES
                         + " rarely produces meaningful improvements; aim for 100-500"
@@ -285,7 +316,7 @@ public final class DataValidator {
                 warning(cluster.get(0), "duplicate_examples", "lines " + lines(cluster) + " are identical examples;"
                         + " remove the copies (tailor data dedupe)");
             }
-            for (List<Integer> cluster : near.clusters()) {
+            for (List<Integer> cluster : nearClusters) {
                 warning(cluster.get(0), "near_duplicates", "lines " + lines(cluster) + " are near-duplicates (MinHash similarity >= "
                         + NearDuplicates.THRESHOLD + "); keep one of each or vary them");
             }
@@ -311,7 +342,7 @@ public final class DataValidator {
     }
 
     /** 64-bit FNV-1a of the UTF-8 text: collisions are negligible at millions of examples. */
-    private static long hash(String text) {
+    static long hash(String text) {
         long h = 0xcbf29ce484222325L;
         for (byte b : text.getBytes(StandardCharsets.UTF_8)) {
             h = (h ^ (b & 0xff)) * 0x100000001b3L;
@@ -329,6 +360,10 @@ public final class DataValidator {
                 values = Arrays.copyOf(values, size * 2);
             }
             values[size++] = v;
+        }
+
+        int[] toArray() {
+            return Arrays.copyOf(values, size);
         }
 
         /** min, median, p95 and max (nearest rank). */

@@ -124,11 +124,7 @@ final class NearDuplicates {
         long[] entries = new long[n];
         for (int band = 0; band < BANDS; band++) {
             for (int i = 0; i < n; i++) {
-                long key = band;
-                for (int r = 0; r < ROWS; r++) {
-                    key = mix(key * 31 + signatures.get(i)[band * ROWS + r]);
-                }
-                entries[i] = (key & 0xFFFFFFFF00000000L) | i;
+                entries[i] = (bandKey(signatures.get(i), band) & 0xFFFFFFFF00000000L) | i;
             }
             Arrays.sort(entries);
             int first = 0; // a bucket's members are compared with its first: a star suffices for clusters
@@ -160,6 +156,15 @@ final class NearDuplicates {
         }
         clusters.sort((x, y) -> Integer.compare(x.get(0), y.get(0)));
         return clusters;
+    }
+
+    /** A hash of the signature's rows in one band: signatures with equal rows there share the key (LSH candidates). */
+    static long bandKey(int[] signature, int band) {
+        long key = band;
+        for (int r = 0; r < ROWS; r++) {
+            key = mix(key * 31 + signature[band * ROWS + r]);
+        }
+        return key;
     }
 
     /** The fraction of agreeing minimum hashes: an unbiased estimate of the Jaccard similarity. */

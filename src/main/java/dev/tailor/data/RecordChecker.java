@@ -186,7 +186,8 @@ final class RecordChecker {
         DataFormat format = m.images > 0 ? DataFormat.VISION : needsAssistant ? DataFormat.CHAT : DataFormat.RFT;
         List<Example> examples = buildExamples && needsAssistant && m.images == 0
                 ? List.of(Example.chat(r.line, m.parsed, tools)) : List.of();
-        return new CheckedRecord(r.line, format, examples, m.roles, m.system, m.lastAssistant, m.text.toString(), m.images);
+        return new CheckedRecord(r.line, format, examples, m.roles, m.system, m.lastAssistant, m.text.toString(), m.images,
+                m.promptStart, m.lastAssistant == null ? m.text.length() : m.promptEnd, m.characters);
     }
 
     /** The checked messages of a conversation (or of one side of a preference pair). */
@@ -197,6 +198,11 @@ final class RecordChecker {
         String system;
         String lastAssistant;
         int images;
+        /** Where text's prompt starts (after the leading system messages) and ends (before the last assistant message). */
+        int promptStart;
+        int promptEnd;
+        /** The length of every message's content. */
+        int characters;
     }
 
     /**
@@ -296,10 +302,16 @@ final class RecordChecker {
         if (roleName.equals("system") && m.system == null) {
             m.system = text;
         }
+        int start = m.text.length();
+        m.text.append(roleName).append(": ").append(text).append('\n');
+        m.characters += text.length();
         if (assistant) {
             m.lastAssistant = text;
+            m.promptEnd = start;
         }
-        m.text.append(roleName).append(": ").append(text).append('\n');
+        if (roleName.equals("system") && m.promptStart == start) {
+            m.promptStart = m.text.length(); // system prompts are shared by design: leakage compares what follows them
+        }
         if (buildExamples && !r.failed) {
             Map<String, Object> parsed = new LinkedHashMap<>(Json.MAPPER.convertValue(message, MAP));
             if (content == null || content.isNull()) {
@@ -382,7 +394,7 @@ final class RecordChecker {
         }
         List<Example> examples = buildExamples ? List.of(Example.completion(r.line, prompt, completion)) : List.of();
         return new CheckedRecord(r.line, DataFormat.COMPLETION, examples, List.of(), null, completion,
-                prompt + "\n" + completion, 0);
+                prompt + "\n" + completion, 0, 0, prompt.length(), prompt.length() + completion.length());
     }
 
     private CheckedRecord text(Record r, JsonNode node) {
@@ -391,7 +403,7 @@ final class RecordChecker {
             return null;
         }
         List<Example> examples = buildExamples ? List.of(Example.text(r.line, text)) : List.of();
-        return new CheckedRecord(r.line, DataFormat.TEXT, examples, List.of(), null, null, text, 0);
+        return new CheckedRecord(r.line, DataFormat.TEXT, examples, List.of(), null, null, text, 0, 0, text.length(), text.length());
     }
 
     /**
@@ -453,12 +465,18 @@ final class RecordChecker {
         String context = prompt == null ? promptText : prompt.text.toString();
         List<Example> examples = buildExamples && (prompt == null || prompt.images == 0)
                 ? List.of(pairExample(r.line, prompt, promptText, chosen), pairExample(r.line, prompt, promptText, rejected)) : List.of();
+        int characters = (prompt == null ? promptText.length() : prompt.characters) + Math.max(chosen.characters(), rejected.characters());
         return new CheckedRecord(r.line, DataFormat.PREFERENCE, examples, roles, prompt == null ? null : prompt.system,
-                chosen.text, context + "\n" + chosen.text + "\n" + rejected.text, prompt == null ? 0 : prompt.images);
+                chosen.text, context + "\n" + chosen.text + "\n" + rejected.text, prompt == null ? 0 : prompt.images,
+                prompt == null ? 0 : prompt.promptStart, context.length(), characters);
     }
 
     /** One answer of a pair: a string or a list of (assistant) messages. */
-    private record Side(String text, Messages messages) {}
+    private record Side(String text, Messages messages) {
+        int characters() {
+            return messages == null ? text.length() : messages.characters;
+        }
+    }
 
     private Side side(Record r, JsonNode node, String key) {
         JsonNode value = node.get(key);

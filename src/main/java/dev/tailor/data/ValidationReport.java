@@ -1,17 +1,22 @@
 package dev.tailor.data;
 
+import java.math.BigDecimal;
+import java.math.MathContext;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
 
 /**
  * The outcome of {@link DataValidator#validate}: the file's format (null when no record was
  * valid), how many examples (records) it has, the errors and warnings shown (at most
  * {@link DataValidator#MAX_PER_CODE} per code; the totals per code are in the stats as
- * errors_by_code and warnings_by_code) and the statistics.
+ * errors_by_code and warnings_by_code) and the statistics; for charts, the length of each valid
+ * example in characters and, when a model was given, in tokens (null without one). The lengths are
+ * not part of {@link #toJson}.
  */
 public record ValidationReport(String format, int examples, List<DataIssue> errors, List<DataIssue> warnings,
-        Map<String, Object> stats) {
+        Map<String, Object> stats, int[] characterLengths, int[] tokenLengths) {
 
     /** Usable for training: no errors (warnings are advice). */
     public boolean usable() {
@@ -75,7 +80,8 @@ public record ValidationReport(String format, int examples, List<DataIssue> erro
         return counts(key).values().stream().mapToInt(Integer::intValue).sum();
     }
 
-    private static String describe(Object value) {
+    /** A statistic in words: maps as "key value, key value", lists separated by "; ", decimals to 6 digits, null as n/a. */
+    static String describe(Object value) {
         if (value instanceof Map<?, ?> map) {
             StringBuilder s = new StringBuilder();
             for (Map.Entry<?, ?> e : map.entrySet()) {
@@ -83,6 +89,12 @@ public record ValidationReport(String format, int examples, List<DataIssue> erro
             }
             return s.toString();
         }
-        return String.valueOf(value);
+        if (value instanceof List<?> list) {
+            return list.stream().map(ValidationReport::describe).collect(Collectors.joining("; "));
+        }
+        if (value instanceof Double d && Double.isFinite(d)) {
+            return new BigDecimal(d).round(new MathContext(6)).stripTrailingZeros().toPlainString();
+        }
+        return value == null ? "n/a" : String.valueOf(value);
     }
 }

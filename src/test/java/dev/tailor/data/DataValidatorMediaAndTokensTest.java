@@ -121,6 +121,9 @@ class DataValidatorMediaAndTokensTest {
         assertEquals(Map.of("min", sorted[0], "median", sorted[1], "p95", sorted[2], "max", sorted[2]), report.stats().get("tokens_per_example"));
         assertTrue(lengths[1] > maxSeqLen && lengths[2] > maxSeqLen, Arrays.toString(lengths));
         assertEquals(2, report.stats().get("over_max_seq_len"));
+        assertArrayEquals(lengths, report.tokenLengths());
+        assertTrue(thirdTrainedCut > 0);
+        assertEquals(1, report.stats().get("answers_cut_short"), "example 3 keeps part of its answer; example 2 loses all of it");
         DataIssue truncated = report.warnings().stream().filter(w -> w.code().equals("too_long")).findFirst().orElseThrow();
         assertEquals(3, truncated.line());
         assertEquals("the example has " + lengths[2] + " tokens, over --max-seq-len " + maxSeqLen + ": truncation removes the last "

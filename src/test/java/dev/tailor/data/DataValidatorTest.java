@@ -1,5 +1,6 @@
 package dev.tailor.data;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -12,15 +13,19 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
+import java.util.stream.Stream;
 import java.util.zip.GZIPOutputStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 class DataValidatorTest {
     static final String CHAT = "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello\"}]}";
@@ -239,6 +244,45 @@ class DataValidatorTest {
         assertEquals(1, near.size(), report.warnings().toString());
         assertTrue(near.get(0).message().startsWith("lines 49, 51 are near-duplicates"), near.get(0).message());
         assertEquals(1, report.stats().get("exact_duplicate_clusters"));
+        assertEquals(1, report.stats().get("exact_duplicate_examples"));
+        assertEquals(1, report.stats().get("near_duplicate_clusters"));
+        assertEquals(1, report.stats().get("near_duplicate_examples"));
+    }
+
+    static Stream<Arguments> promptsAndLengths() {
+        String chat = "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user\", \"content\": \"What is 2+2?\"},"
+                + " {\"role\": \"assistant\", \"content\": \"4\"}, {\"role\": \"user\", \"content\": \"And 3+3?\"},"
+                + " {\"role\": \"assistant\", \"content\": \"6\"}]}";
+        String rft = "{\"messages\": [{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", \"content\": \"Solve x\"}], \"answer\": \"5\"}";
+        String openai = "{\"input\": {\"messages\": [{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \"content\": \"Hi\"}]},"
+                + " \"preferred_output\": [{\"role\": \"assistant\", \"content\": \"Hello\"}],"
+                + " \"non_preferred_output\": [{\"role\": \"assistant\", \"content\": \"Go away now\"}]}";
+        return Stream.of(
+                Arguments.of("chat: the turns before the last answer, no system prompt", chat, "user: What is 2+2?\nassistant: 4\nuser: And 3+3?\n",
+                        "Be brief.".length() + "What is 2+2?".length() + 1 + "And 3+3?".length() + 1),
+                Arguments.of("rft: every turn but the system prompt", rft, "user: Solve x\n", 1 + "Solve x".length()),
+                Arguments.of("completion", "{\"prompt\": \"Translate: hi\", \"completion\": \"salut\"}", "Translate: hi", 13 + 5),
+                Arguments.of("text", "{\"text\": \"Plain words\"}", "Plain words", 11),
+                Arguments.of("preference, TRL strings: the prompt and the longer answer", "{\"prompt\": \"Sum up.\", \"chosen\": \"Short.\","
+                        + " \"rejected\": \"Long answer.\"}", "Sum up.", 7 + 12),
+                Arguments.of("preference, OpenAI", openai, "user: Hi\n", 3 + 2 + 11));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("promptsAndLengths")
+    void eachRecordCarriesItsPromptAndContentLength(String name, String line, String prompt, int characters) throws IOException {
+        List<CheckedRecord> records = new ArrayList<>();
+        Path file = Files.writeString(dir.resolve("one.jsonl"), line + "\n" + line + "\n");
+
+        ValidationReport report = new DataValidator(null, null, 512).validate(file, records::add);
+
+        assertEquals(List.of(), report.errors());
+        assertEquals(List.of(prompt, prompt), records.stream().map(CheckedRecord::prompt).toList());
+        assertEquals(List.of(characters, characters), records.stream().map(CheckedRecord::characters).toList());
+        assertArrayEquals(new int[] {characters, characters}, report.characterLengths());
+        assertEquals(Map.of("min", characters, "median", characters, "p95", characters, "max", characters),
+                report.stats().get("characters_per_example"));
+        assertNull(report.tokenLengths(), "no model, no token counts");
     }
 
     @Test
