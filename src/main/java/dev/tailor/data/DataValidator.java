@@ -2,7 +2,6 @@ package dev.tailor.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tailor.TailorException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -172,7 +171,7 @@ public final class DataValidator {
                 }
             }
             String answer = r.finalAnswer() == null ? null : r.finalAnswer().strip();
-            if (answer != null && !answer.isEmpty() && answer.split("\\s+").length <= SHORT_ANSWER_WORDS) {
+            if (answer != null && !answer.isEmpty() && atMostWords(answer, SHORT_ANSWER_WORDS)) {
                 shortAnswers++;
                 if (answers.size() < MAX_DISTINCT || answers.containsKey(answer)) {
                     answers.merge(answer, 1, Integer::sum);
@@ -341,13 +340,24 @@ public final class DataValidator {
         return line.length() <= 60 ? line : line.substring(0, 57) + "...";
     }
 
-    /** 64-bit FNV-1a of the UTF-8 text: collisions are negligible at millions of examples. */
+    /** 64-bit FNV-1a over the text's chars: collisions are negligible at millions of examples. */
     static long hash(String text) {
         long h = 0xcbf29ce484222325L;
-        for (byte b : text.getBytes(StandardCharsets.UTF_8)) {
-            h = (h ^ (b & 0xff)) * 0x100000001b3L;
+        for (int i = 0; i < text.length(); i++) {
+            h = (h ^ text.charAt(i)) * 0x100000001b3L;
         }
         return h;
+    }
+
+    /** Whether the stripped, non-empty text has at most max whitespace-separated words (stops counting early, unlike split). */
+    private static boolean atMostWords(String stripped, int max) {
+        int words = 1;
+        for (int i = 1; i < stripped.length(); i++) {
+            if (Character.isWhitespace(stripped.charAt(i)) && !Character.isWhitespace(stripped.charAt(i - 1)) && ++words > max) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** A growable int array with its distribution summary. */

@@ -1,6 +1,5 @@
 package dev.tailor.data;
 
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -34,7 +33,7 @@ final class DuplicateUnion {
         if (count == exactOf.length) {
             exactOf = Arrays.copyOf(exactOf, count * 2);
         }
-        Integer first = firstOfHash.putIfAbsent(hash(text), index);
+        Integer first = firstOfHash.putIfAbsent(DataValidator.hash(text), index);
         exactOf[count++] = first == null ? index : first;
         if (first == null && !exactOnly) {
             near.add(index, text); // one copy of each exact group is enough for the clusters
@@ -99,14 +98,5 @@ final class DuplicateUnion {
             i = parent[i];
         }
         return i;
-    }
-
-    /** 64-bit FNV-1a of the UTF-8 text, as the validator compares texts: collisions are negligible at millions of records. */
-    private static long hash(String text) {
-        long h = 0xcbf29ce484222325L;
-        for (byte b : text.getBytes(StandardCharsets.UTF_8)) {
-            h = (h ^ (b & 0xff)) * 0x100000001b3L;
-        }
-        return h;
     }
 }

@@ -23,8 +23,15 @@ final class NearDuplicates {
     static final double THRESHOLD = 0.8;
     private static final int ROWS = HASHES / BANDS;
     private static final long[] SEEDS = new long[HASHES];
+    /** Odd 64-bit weights of a 3-gram's words (from SplitMix64): unequal 3-grams collide with probability ~2^-64. */
+    private static final long[] GRAM_WEIGHTS = {0xE220A8397B1DCDAFL, 0x6E789E6AA1B965F5L, 0x06C45D188009454FL};
+    /** Per ASCII character: its lower case when it is a letter or digit, else 0. */
+    private static final char[] ASCII_WORD_CHAR = new char[128];
 
     static {
+        for (char c = 0; c < 128; c++) {
+            ASCII_WORD_CHAR[c] = Character.isLetterOrDigit(c) ? Character.toLowerCase(c) : 0;
+        }
         long s = 0x9E3779B97F4A7C15L;
         for (int i = 0; i < HASHES; i++) {
             s = mix(s + i);
@@ -32,16 +39,23 @@ final class NearDuplicates {
         }
     }
 
-    private final List<int[]> signatures = new ArrayList<>();
-    private final List<Integer> lines = new ArrayList<>();
+    /** The signatures one after another and their lines: no object per text, so a million texts cost 132 MB, not 170. */
+    private int[] signatures = new int[HASHES * 1024];
+    private int[] lines = new int[1024];
+    private int count;
 
     /** Adds a text; texts without words are ignored. */
     void add(int line, String text) {
         int[] signature = signature(text);
-        if (signature != null) {
-            signatures.add(signature);
-            lines.add(line);
+        if (signature == null) {
+            return;
         }
+        if (count == lines.length) {
+            lines = Arrays.copyOf(lines, count * 2);
+            signatures = Arrays.copyOf(signatures, count * 2 * HASHES);
+        }
+        System.arraycopy(signature, 0, signatures, count * HASHES, HASHES);
+        lines[count++] = line;
     }
 
     /** The MinHash signature of the text's word 3-grams, or null when it has no words. */
@@ -54,10 +68,12 @@ final class NearDuplicates {
         Arrays.fill(signature, Integer.MAX_VALUE);
         int grams = Math.max(1, words.length - 2);
         for (int g = 0; g < grams; g++) {
-            long shingle = 0;
+            // one mix per 3-gram of a random-weighted sum: a third of the cost of mixing after every word
+            long sum = 0;
             for (int w = g; w < Math.min(words.length, g + 3); w++) {
-                shingle = mix(shingle * 31 + words[w]);
+                sum += words[w] * GRAM_WEIGHTS[w - g];
             }
+            long shingle = mix(sum);
             int bin = (int) (shingle >>> 59); // top 5 bits choose one of the 32 bins
             int value = (int) (shingle & Integer.MAX_VALUE);
             if (value < signature[bin]) {
@@ -97,8 +113,10 @@ final class NearDuplicates {
         boolean inWord = false;
         for (int i = 0; i <= text.length(); i++) {
             char c = i < text.length() ? text.charAt(i) : ' ';
-            if (Character.isLetterOrDigit(c)) {
-                word = word * 1_000_003 + Character.toLowerCase(c);
+            // ASCII through a table: Character's Unicode lookups were the validator's hottest code
+            int lower = c < 128 ? ASCII_WORD_CHAR[c] : Character.isLetterOrDigit(c) ? Character.toLowerCase(c) : 0;
+            if (lower != 0) {
+                word = word * 1_000_003 + lower;
                 inWord = true;
             } else if (inWord) {
                 if (count == words.length) {
@@ -114,7 +132,7 @@ final class NearDuplicates {
 
     /** The clusters (lines in file order, two or more each), ordered by their first line. */
     List<List<Integer>> clusters() {
-        int n = signatures.size();
+        int n = count;
         int[] parent = new int[n];
         for (int i = 0; i < n; i++) {
             parent[i] = i;
@@ -124,7 +142,7 @@ final class NearDuplicates {
         long[] entries = new long[n];
         for (int band = 0; band < BANDS; band++) {
             for (int i = 0; i < n; i++) {
-                entries[i] = (bandKey(signatures.get(i), band) & 0xFFFFFFFF00000000L) | i;
+                entries[i] = (bandKey(signatures, i * HASHES, band) & 0xFFFFFFFF00000000L) | i;
             }
             Arrays.sort(entries);
             int first = 0; // a bucket's members are compared with its first: a star suffices for clusters
@@ -133,7 +151,7 @@ final class NearDuplicates {
                 int b = (int) entries[k];
                 if ((entries[k] >>> 32) != (entries[first] >>> 32)) {
                     first = k;
-                } else if (similarity(signatures.get(a), signatures.get(b)) >= THRESHOLD) {
+                } else if (similarity(signatures, a * HASHES, signatures, b * HASHES) >= THRESHOLD) {
                     parent[find(parent, a)] = find(parent, b);
                 }
             }
@@ -146,7 +164,7 @@ final class NearDuplicates {
         for (int i = 0; i < n; i++) {
             int root = find(parent, i);
             if (size[root] > 1) {
-                groups.computeIfAbsent(root, r -> new ArrayList<>()).add(lines.get(i));
+                groups.computeIfAbsent(root, r -> new ArrayList<>()).add(lines[i]);
             }
         }
         List<List<Integer>> clusters = new ArrayList<>();
@@ -160,18 +178,26 @@ final class NearDuplicates {
 
     /** A hash of the signature's rows in one band: signatures with equal rows there share the key (LSH candidates). */
     static long bandKey(int[] signature, int band) {
+        return bandKey(signature, 0, band);
+    }
+
+    private static long bandKey(int[] signatures, int offset, int band) {
         long key = band;
         for (int r = 0; r < ROWS; r++) {
-            key = mix(key * 31 + signature[band * ROWS + r]);
+            key = mix(key * 31 + signatures[offset + band * ROWS + r]);
         }
         return key;
     }
 
     /** The fraction of agreeing minimum hashes: an unbiased estimate of the Jaccard similarity. */
     static double similarity(int[] a, int[] b) {
+        return similarity(a, 0, b, 0);
+    }
+
+    private static double similarity(int[] a, int aOffset, int[] b, int bOffset) {
         int same = 0;
         for (int i = 0; i < HASHES; i++) {
-            same += a[i] == b[i] ? 1 : 0;
+            same += a[aOffset + i] == b[bOffset + i] ? 1 : 0;
         }
         return same / (double) HASHES;
     }
