@@ -169,6 +169,7 @@ public final class Adapter implements TrainableWeights, AutoCloseable {
                     throw new TailorException(file + ": " + a.name() + " has rank " + rank + " but adapter_config.json says r="
                             + config.rankFor(module) + "; the config does not belong to these weights");
                 }
+                checkServable(module, (int) rank);
                 loaded.put(module, new LoraWeights(loadF32(weights, a, model), loadF32(weights, b, model), config.scalingFor(module)));
             }
             return new Adapter(dir, config, loaded);

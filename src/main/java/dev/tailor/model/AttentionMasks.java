@@ -14,6 +14,22 @@ public final class AttentionMasks {
         return idx.view(t, 1).ge(idx.view(1, t)).view(1, 1, t, t);
     }
 
+    /** Causal mask for t new tokens at positions [past, past+t) over keys [0, past+t) of one sequence. */
+    static Tensor causal(int past, int t, Device device) {
+        Tensor keys = Tensors.arange(past + t, device).view(1, past + t);
+        Tensor queries = Tensors.arange(t, device).add(Tensors.scalar(past)).view(t, 1);
+        return queries.ge(keys).view(1, 1, t, past + t);
+    }
+
+    /**
+     * One query per row at its own position ({@code positions} int64 [B]) over keys [0, keys): row i
+     * sees keys 0..positions[i], so the tails of shorter rows in a shared cache stay hidden.
+     */
+    static Tensor upTo(Tensor positions, int keys) {
+        long b = positions.size(0);
+        return Tensors.arange(keys, Device.of(positions)).view(1, keys).le(positions.view(b, 1)).view(b, 1, 1, keys);
+    }
+
     /**
      * Causal block-diagonal mask for packed training rows: {@code segments} [B, T] numbers the
      * examples of each row (1, 2, ...; 0 = padding) and a token attends only to earlier tokens of

@@ -68,13 +68,14 @@ final class DecoderLayer implements AutoCloseable {
      * @param x [B, T, hidden]
      * @param rope cos and sin, [B, 1, T, head_dim]
      * @param allowed attention mask [B, 1, T, S] (true = may attend)
-     * @param cache the batch's KV cache, or null to attend within x only
+     * @param cache where the keys/values go and what is attended to, or null to attend within x only
+     * @param adapters each row's adapter for this pass, or null for the attached adapter (if any)
      */
-    Tensor forward(Tensor x, Tensor[] rope, Tensor allowed, KvCache cache) {
+    Tensor forward(Tensor x, Tensor[] rope, Tensor allowed, LayerCache cache, RowAdapters adapters) {
         long b = x.size(0);
         long t = x.size(1);
         int d = config.headDim();
-        Tensor[] projected = qkv.forward(inputNorm.forward(x));
+        Tensor[] projected = qkv.forward(inputNorm.forward(x), adapters);
         Tensor qs = RotaryEmbedding.apply(projected[0].view(b, t, config.numHeads(), d).transpose(1, 2), rope[0], rope[1]);
         Tensor ks = RotaryEmbedding.apply(projected[1].view(b, t, config.numKvHeads(), d).transpose(1, 2), rope[0], rope[1]);
         Tensor vs = projected[2].view(b, t, config.numKvHeads(), d).transpose(1, 2);
@@ -84,9 +85,9 @@ final class DecoderLayer implements AutoCloseable {
             vs = kv[1];
         }
         Tensor attended = Tensors.attention(qs, ks, vs, allowed, 1.0 / Math.sqrt(d));
-        x = x.add(o.forward(attended.transpose(1, 2).reshape(b, t, (long) config.numHeads() * d)));
-        Tensor[] gateAndUp = gateUp.forward(postAttentionNorm.forward(x));
-        return x.add(down.forward(torch.silu(gateAndUp[0]).mul(gateAndUp[1])));
+        x = x.add(o.forward(attended.transpose(1, 2).reshape(b, t, (long) config.numHeads() * d), adapters));
+        Tensor[] gateAndUp = gateUp.forward(postAttentionNorm.forward(x), adapters);
+        return x.add(down.forward(torch.silu(gateAndUp[0]).mul(gateAndUp[1]), adapters));
     }
 
     @Override

@@ -76,17 +76,18 @@ final class FusedLinear implements AutoCloseable {
         return weight.residentBytes() + (bias == null ? 0 : bias.nbytes());
     }
 
-    /** Each part's output for input x, with each part's adapter applied. */
-    Tensor[] forward(Tensor x) {
+    /** Each part's output for input x, with each part's adapter (or each row's, see {@link Linear#forward}) applied. */
+    Tensor[] forward(Tensor x, RowAdapters rows) {
         Tensor y = Tensors.linear(x, weight.tensor(), bias);
         // the parts' adapters read x in fp32: convert once for all of them (a no-op where it is fp32)
-        Tensor loraInput = Arrays.stream(parts).anyMatch(Linear::hasAdapter) ? x.to(ScalarType.Float) : x;
+        boolean adapted = rows == null ? Arrays.stream(parts).anyMatch(Linear::hasAdapter) : !rows.isEmpty();
+        Tensor loraInput = adapted ? x.to(ScalarType.Float) : x;
         Tensor[] out = new Tensor[parts.length];
         long offset = 0;
         for (int i = 0; i < parts.length; i++) {
-            long rows = parts[i].outFeatures();
-            out[i] = parts[i].withAdapter(loraInput, y.narrow(-1, offset, rows));
-            offset += rows;
+            long width = parts[i].outFeatures();
+            out[i] = parts[i].withAdapter(loraInput, y.narrow(-1, offset, width), rows);
+            offset += width;
         }
         return out;
     }

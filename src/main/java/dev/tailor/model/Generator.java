@@ -36,9 +36,6 @@ public final class Generator {
     }
 
     public List<Completion> generate(List<int[]> prompts, SamplingParams params, Listener listener) {
-        if (tokenizer == null && !params.stop().isEmpty()) {
-            throw new IllegalArgumentException("stop strings need a tokenizer");
-        }
         int batch = prompts.size();
         if (batch == 0) {
             return List.of();
@@ -58,9 +55,9 @@ public final class Generator {
                     + context + "; shorten the prompt");
         }
         int maxNew = Math.min(params.maxTokens(), context - longest);
-        Sequence[] seqs = new Sequence[batch];
+        Continuation[] seqs = new Continuation[batch];
         for (int i = 0; i < batch; i++) {
-            seqs[i] = new Sequence(prompts.get(i), new Sampler(params), new StopStrings(params.stop()));
+            seqs[i] = new Continuation(prompts.get(i), params, tokenizer);
         }
         try (KvCache cache = model.newCache(batch, longest + maxNew);
              KeyPadding padding = new KeyPadding(prompts, longest, longest + maxNew, model)) {
@@ -69,7 +66,7 @@ public final class Generator {
                 Tensor positions = Tensors.fromLongs(padding.positions(), batch, longest).to(model.device.torchDevice(), torch.ScalarType.Long);
                 Tensor allowed = AttentionMasks.causalWithPadding(padding.valid(longest), 0, longest, model.device);
                 Tensor hidden = model.hiddenStates(ids, positions, allowed, cache, longest - 1);
-                sampleAll(model.logits(hidden.narrow(1, longest - 1, 1)), seqs, params, listener);
+                sampleAll(model.logits(hidden.narrow(1, longest - 1, 1)), seqs, listener);
             }
             try (Engine.ThreadSetting threads = model.decodesOnNativeKernel(batch) ? Engine.singleThreaded() : null) {
                 for (int n = 1; n < maxNew && !allDone(seqs); n++) {
@@ -78,37 +75,43 @@ public final class Generator {
                         long[] pos = new long[batch];
                         for (int i = 0; i < batch; i++) {
                             last[i] = seqs[i].lastToken();
-                            pos[i] = seqs[i].prompt.length - 1 + n;
+                            pos[i] = prompts.get(i).length - 1 + n;
                         }
                         int past = cache.length();
                         Tensor ids = Tensors.fromLongs(last, batch, 1).to(model.device.torchDevice(), torch.ScalarType.Long);
                         Tensor positions = Tensors.fromLongs(pos, batch, 1).to(model.device.torchDevice(), torch.ScalarType.Long);
                         Tensor allowed = AttentionMasks.causalWithPadding(padding.valid(past + 1), past, 1, model.device);
                         Tensor hidden = model.hiddenStates(ids, positions, allowed, cache, longest - 1 + n);
-                        sampleAll(model.logits(hidden), seqs, params, listener);
+                        sampleAll(model.logits(hidden), seqs, listener);
                     }
                 }
             }
         }
         List<Completion> out = new ArrayList<>();
         for (int i = 0; i < batch; i++) {
-            out.add(seqs[i].finish(i, listener));
+            emit(listener, i, seqs[i].finish());
+            out.add(seqs[i].completion());
         }
         return out;
     }
 
-    private void sampleAll(Tensor logits, Sequence[] seqs, SamplingParams params, Listener listener) {
+    private static void sampleAll(Tensor logits, Continuation[] seqs, Listener listener) {
         Tensor rows = logits.view(seqs.length, -1);
         for (int i = 0; i < seqs.length; i++) {
-            if (!seqs[i].done) {
-                int token = seqs[i].sampler.next(rows.select(0, i), seqs[i].seen());
-                seqs[i].accept(token, params, i, listener);
+            if (!seqs[i].done()) {
+                emit(listener, i, seqs[i].accept(seqs[i].sample(rows.select(0, i))));
             }
         }
     }
 
-    private static boolean allDone(Sequence[] seqs) {
-        return Arrays.stream(seqs).allMatch(s -> s.done);
+    private static void emit(Listener listener, int sequence, String delta) {
+        if (listener != null && !delta.isEmpty()) {
+            listener.onText(sequence, delta);
+        }
+    }
+
+    private static boolean allDone(Continuation[] seqs) {
+        return Arrays.stream(seqs).allMatch(Continuation::done);
     }
 
     /** Which cache slots hold real tokens: prompts are left-padded to a common length. */
@@ -163,76 +166,6 @@ public final class Generator {
         @Override
         public void close() {
             valid.close();
-        }
-    }
-
-    /** The state of one sequence in the batch. */
-    private final class Sequence {
-        final int[] prompt;
-        final Sampler sampler;
-        final StopStrings stops;
-        final Tokenizer.StreamDecoder decoder;
-        final List<Integer> generated = new ArrayList<>();
-        final StringBuilder text = new StringBuilder();
-        int emitted;
-        boolean done;
-        String finishReason = "length";
-
-        Sequence(int[] prompt, Sampler sampler, StopStrings stops) {
-            this.prompt = prompt;
-            this.sampler = sampler;
-            this.stops = stops;
-            this.decoder = tokenizer == null ? null : tokenizer.streamDecoder(true);
-        }
-
-        int lastToken() {
-            return generated.get(generated.size() - 1);
-        }
-
-        int[] seen() {
-            int[] all = Arrays.copyOf(prompt, prompt.length + generated.size());
-            for (int i = 0; i < generated.size(); i++) {
-                all[prompt.length + i] = generated.get(i);
-            }
-            return all;
-        }
-
-        void accept(int token, SamplingParams params, int index, Listener listener) {
-            generated.add(token);
-            done = generated.size() >= params.maxTokens();
-            if (params.stopTokenIds().contains(token)) {
-                done = true;
-                finishReason = "stop";
-            } else if (decoder != null) {
-                int before = text.length();
-                text.append(decoder.accept(token));
-                if (done) {
-                    text.append(decoder.finish());
-                }
-                int stopAt = stops.find(text.toString(), before);
-                if (stopAt >= 0) {
-                    text.setLength(stopAt);
-                    done = true;
-                    finishReason = "stop";
-                }
-            }
-            // a tail that may still become a stop string is held back until it cannot
-            emit(done ? text.length() : stops.safeLength(text.toString()), index, listener);
-        }
-
-        private void emit(int upTo, int index, Listener listener) {
-            if (upTo > emitted && listener != null) {
-                listener.onText(index, text.substring(emitted, upTo));
-            }
-            emitted = Math.max(emitted, upTo);
-        }
-
-        Completion finish(int index, Listener listener) {
-            if (!done && decoder != null) {
-                text.append(decoder.finish()); // ended by the context limit: flush held-back bytes
-            }
-            emit(text.length(), index, listener);
-            return new Completion(prompt, generated.stream().mapToInt(Integer::intValue).toArray(), text.toString(), finishReason);
         }
     }
 }

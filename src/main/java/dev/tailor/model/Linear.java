@@ -71,21 +71,42 @@ public final class Linear implements AutoCloseable {
         this.dropout = p;
     }
 
-    Tensor forward(Tensor x) {
-        return withAdapter(x, Tensors.linear(x, weight.tensor(), bias));
+    /** @param rows per-row adapters of this forward pass, or null for the attached adapter (if any) on every row */
+    Tensor forward(Tensor x, RowAdapters rows) {
+        return withAdapter(x, Tensors.linear(x, weight.tensor(), bias), rows);
     }
 
-    /** Adds the attached adapter's {@code scaling * B A dropout(x)} to this layer's base output {@code y}. */
-    Tensor withAdapter(Tensor x, Tensor y) {
-        if (lora == null) {
-            return y;
+    /**
+     * Adds the adapter path to this layer's base output {@code y} for input x [B, ..., in]: the attached
+     * adapter's {@code scaling * B A dropout(x)} on every row, or with {@code rows} each row's adapter
+     * on its rows of the batch (dimension 0) only.
+     */
+    Tensor withAdapter(Tensor x, Tensor y, RowAdapters rows) {
+        if (rows == null) {
+            return lora == null ? y : y.add(delta(x, lora, dropout, y));
         }
+        if (lora != null) {
+            throw new IllegalStateException(name + ": an attached adapter and per-row adapters in one forward pass");
+        }
+        for (RowAdapters.Group group : rows.groups) {
+            LoraWeights w = group.adapter().modules().get(name);
+            if (w == null) {
+                continue; // that adapter leaves this layer as it is
+            }
+            y = group.rows() == null ? y.add(delta(x, w, 0, y))
+                    : y.index_add(0, group.rows(), delta(x.index_select(0, group.rows()), w, 0, y));
+        }
+        return y;
+    }
+
+    /** {@code scaling * B A dropout(x)} computed in fp32 as PEFT does, in y's dtype. */
+    private static Tensor delta(Tensor x, LoraWeights w, double dropout, Tensor y) {
         Tensor input = x.to(torch.ScalarType.Float);
         if (dropout > 0) {
             input = torch.dropout(input, dropout, true);
         }
-        Tensor delta = Tensors.linear(Tensors.linear(input, lora.a(), null), lora.b(), null);
-        return y.add(delta.mul(Tensors.scalar(lora.scaling())).to(y.scalar_type()));
+        Tensor delta = Tensors.linear(Tensors.linear(input, w.a(), null), w.b(), null);
+        return delta.mul(Tensors.scalar(w.scaling())).to(y.scalar_type());
     }
 
     @Override

@@ -4,11 +4,14 @@ import dev.tailor.TailorException;
 import dev.tailor.tensor.Bf16Gemv;
 import dev.tailor.tensor.DType;
 import dev.tailor.tensor.Device;
+import dev.tailor.tensor.Engine;
 import dev.tailor.tensor.SafetensorsCheckpoint;
 import dev.tailor.tensor.Tensors;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
@@ -83,18 +86,28 @@ public final class Model implements AutoCloseable {
         return new KvCache(config, batch, capacity, dtype, device);
     }
 
+    /** A cache for continuous batching: {@code slots} sequences of up to {@code maxLength} tokens each. */
+    public SlotKvCache newSlotCache(int slots, int maxLength) {
+        return new SlotKvCache(config, slots, maxLength, dtype, device);
+    }
+
     /**
      * Runs the decoder on token ids [B, T] at positions [B, T] and returns the final hidden states
      * [B, T, hidden] (after the final norm). {@code allowed} is the attention mask [B, 1, T, S].
      */
     public Tensor hiddenStates(Tensor ids, Tensor positions, Tensor allowed, KvCache cache, int maxPosition) {
+        Tensor hidden = forward(ids, positions, allowed, cache == null ? null : cache::append, maxPosition, null);
+        if (cache != null) {
+            cache.advance((int) ids.size(1));
+        }
+        return hidden;
+    }
+
+    private Tensor forward(Tensor ids, Tensor positions, Tensor allowed, LayerCache cache, int maxPosition, RowAdapters adapters) {
         Tensor x = torch.embedding(embedding, ids);
         Tensor[] cosSin = rope.tables(positions, maxPosition + 1, x.scalar_type());
         for (DecoderLayer layer : layers) {
-            x = layer.forward(x, cosSin, allowed, cache);
-        }
-        if (cache != null) {
-            cache.advance((int) ids.size(1));
+            x = layer.forward(x, cosSin, allowed, cache, adapters);
         }
         return norm.forward(x);
     }
@@ -102,6 +115,64 @@ public final class Model implements AutoCloseable {
     /** Next-token logits for hidden states [..., hidden], in fp32. */
     public Tensor logits(Tensor hidden) {
         return Tensors.linear(hidden, lmHead, null).to(torch.ScalarType.Float);
+    }
+
+    /**
+     * Continuous batching's prefill: runs {@code tokens}, the next part of the prompt of the sequence
+     * in {@code slot}, after what the slot holds, with {@code adapter} (null = the base; none may be
+     * attached), and stores their keys and values there. Returns the fp32 next-token logits [vocab]
+     * after the last of them.
+     */
+    public Tensor prefill(SlotKvCache cache, int slot, int[] tokens, Adapter adapter) {
+        int past = cache.length(slot);
+        int t = tokens.length;
+        checkTokens(tokens, "prompt");
+        if (t == 0 || past + t > cache.maxLength()) {
+            throw new IllegalArgumentException(t + " tokens after " + past + " in a slot of " + cache.maxLength());
+        }
+        Tensor ids = Tensors.fromLongs(Arrays.stream(tokens).asLongStream().toArray(), 1, t).to(device.torchDevice(), torch.ScalarType.Long);
+        long[] pos = new long[t];
+        Arrays.setAll(pos, i -> past + i);
+        Tensor positions = Tensors.fromLongs(pos, 1, t).to(device.torchDevice(), torch.ScalarType.Long);
+        Tensor hidden = forward(ids, positions, AttentionMasks.causal(past, t, device), cache.chunk(slot, t), past + t - 1,
+                RowAdapters.all(adapter));
+        cache.advance(slot, t);
+        return logits(hidden.narrow(1, t - 1, 1)).view(-1);
+    }
+
+    /**
+     * One decoding step of continuous batching for the sequences in slots 0..n-1 of {@code cache}
+     * (n = tokens.length): row i feeds {@code tokens[i]} at position {@code cache.length(i)} with
+     * {@code adapters.get(i)} (null = the base; none may be attached). Different adapters share the
+     * batch: the base products run once for all rows, each adapter's only on its rows. Returns the
+     * fp32 next-token logits [n, vocab].
+     */
+    public Tensor decode(SlotKvCache cache, int[] tokens, List<Adapter> adapters) {
+        int n = tokens.length;
+        if (n == 0 || n > cache.slots() || adapters.size() != n) {
+            throw new IllegalArgumentException(n + " tokens, " + adapters.size() + " adapters, " + cache.slots() + " slots");
+        }
+        checkTokens(tokens, "decoding input");
+        long[] pos = new long[n];
+        int longest = 0;
+        for (int i = 0; i < n; i++) {
+            pos[i] = cache.length(i);
+            longest = Math.max(longest, cache.length(i) + 1);
+        }
+        if (longest > cache.maxLength()) {
+            throw new IllegalArgumentException("a sequence of " + longest + " tokens in a slot of " + cache.maxLength());
+        }
+        Tensor ids = Tensors.fromLongs(Arrays.stream(tokens).asLongStream().toArray(), n, 1).to(device.torchDevice(), torch.ScalarType.Long);
+        Tensor positions = Tensors.fromLongs(pos, n).to(device.torchDevice(), torch.ScalarType.Long);
+        Tensor hidden;
+        try (Engine.ThreadSetting threads = decodesOnNativeKernel(n) ? Engine.singleThreaded() : null) {
+            hidden = forward(ids, positions.view(n, 1), AttentionMasks.upTo(positions, longest), cache.step(positions, n, longest),
+                    longest - 1, RowAdapters.of(adapters, device));
+        }
+        for (int i = 0; i < n; i++) {
+            cache.advance(i, 1);
+        }
+        return logits(hidden).view(n, -1);
     }
 
     /**
@@ -113,22 +184,31 @@ public final class Model implements AutoCloseable {
         if (ids.length < 2) {
             throw new TailorException("logprobs need at least 2 tokens, got " + ids.length);
         }
+        return scores(ids, null, 0).stream().mapToDouble(TokenLogprob::logprob).toArray();
+    }
+
+    /**
+     * For i = 1..n-1: ids[i]'s log-probability given ids[0..i-1] and the {@code top} most likely tokens
+     * there, with {@code adapter} for this call (null = the attached adapter, if any): what the
+     * completions API's {@code echo} with {@code logprobs} reports for a prompt. Empty for one token.
+     */
+    public List<TokenLogprob> scores(int[] ids, Adapter adapter, int top) {
+        checkTokens(ids, "token ids");
+        List<TokenLogprob> out = new ArrayList<>();
+        if (ids.length < 2) {
+            return out;
+        }
         try (PointerScope scope = new PointerScope()) {
             int t = ids.length;
             Tensor input = Tensors.fromLongs(Arrays.stream(ids).asLongStream().toArray(), 1, t).to(device.torchDevice(), torch.ScalarType.Long);
             Tensor positions = Tensors.arange(t, device).view(1, t);
             Tensor allowed = AttentionMasks.causal(t, device);
-            Tensor hidden = hiddenStates(input, positions, allowed, null, t - 1);
-            double[] out = new double[t - 1];
+            Tensor hidden = forward(input, positions, allowed, null, t - 1, adapter == null ? null : RowAdapters.all(adapter));
             for (int start = 0; start < t - 1; start += LOGIT_CHUNK) {
                 int n = Math.min(LOGIT_CHUNK, t - 1 - start);
                 try (PointerScope chunk = new PointerScope()) {
-                    Tensor logp = Tensors.logSoftmaxFloat(logits(hidden.narrow(1, start, n)), -1);
-                    Tensor targets = input.narrow(1, start + 1, n).unsqueeze(-1);
-                    float[] picked = Tensors.toFloats(logp.gather(2, targets));
-                    for (int i = 0; i < n; i++) {
-                        out[start + i] = picked[i];
-                    }
+                    Tensor logits = logits(hidden.narrow(1, start, n)).view(n, -1);
+                    out.addAll(TokenLogprob.pick(logits, Arrays.copyOfRange(ids, start + 1, start + 1 + n), top));
                 }
             }
             return out;

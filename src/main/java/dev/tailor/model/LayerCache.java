@@ -1,0 +1,12 @@
+package dev.tailor.model;
+
+import org.bytedeco.pytorch.Tensor;
+
+/** Where one forward pass stores each layer's new keys and values, and what its queries attend to. */
+interface LayerCache {
+    /**
+     * Stores this pass's keys/values of {@code layer} ([B, kv_heads, T, head_dim]) and returns the keys
+     * and values the queries attend to, the new ones included.
+     */
+    Tensor[] append(int layer, Tensor k, Tensor v);
+}
