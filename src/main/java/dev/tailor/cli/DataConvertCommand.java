@@ -49,9 +49,7 @@ final class DataConvertCommand implements Callable<Integer> {
             checkUsage(target, out);
             template = model == null ? null : ChatTemplate.fromModelDir(model);
         } catch (TailorException e) {
-            System.err.println("error: " + e.getMessage());
-            System.err.flush();
-            return DataValidateCommand.EXIT_USAGE;
+            return UsageError.report(e.getMessage());
         }
         DataConversion.Result r = DataConversion.convert(file, out, target, system, template);
         System.out.println("converted " + r.examples() + " " + r.from().id() + (r.examples() == 1 ? " example" : " examples")

@@ -45,9 +45,7 @@ final class DataDedupeCommand implements Callable<Integer> {
             }
             TransformOutput.check(file, out, "--output", force);
         } catch (TailorException e) {
-            System.err.println("error: " + e.getMessage());
-            System.err.flush();
-            return DataValidateCommand.EXIT_USAGE;
+            return UsageError.report(e.getMessage());
         }
         Deduplication.Result r = Deduplication.dedupe(file, out, exactOnly);
         System.out.println(file + ": kept " + r.kept() + " of " + r.examples() + " examples, removed " + (r.exactRemoved() + r.nearRemoved())

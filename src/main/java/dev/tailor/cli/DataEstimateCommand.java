@@ -3,10 +3,7 @@ package dev.tailor.cli;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.tailor.Json;
 import dev.tailor.TailorException;
-import dev.tailor.data.ChatEncoder;
-import dev.tailor.data.ChatTemplate;
 import dev.tailor.data.DataFormat;
-import dev.tailor.model.Tokenizer;
 import dev.tailor.train.TrainingConfig;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -48,19 +45,17 @@ final class DataEstimateCommand implements Callable<Integer> {
     public Integer call() {
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         TrainingConfig settings;
-        ChatTemplate template;
-        Tokenizer tokenizer;
+        ModelEncoder modelEncoder;
         try {
             checkUsage();
             settings = options.check(file, model, maxSeqLen);
-            template = ChatTemplate.fromModelDir(model);
-            tokenizer = Tokenizer.fromModelDir(model);
+            modelEncoder = ModelEncoder.open(model);
         } catch (TailorException e) {
-            return usageError(e.getMessage());
+            return UsageError.report(e.getMessage());
         }
         EstimateOptions.Estimate estimate;
-        try (tokenizer) {
-            estimate = options.estimate(settings, new ChatEncoder(template, tokenizer), !json);
+        try (modelEncoder) {
+            estimate = options.estimate(settings, modelEncoder.encoder(), !json);
         }
         if (json) {
             out.println(prettyInOrder(estimate.cost().toJson()));
@@ -86,11 +81,6 @@ final class DataEstimateCommand implements Callable<Integer> {
         }
     }
 
-    private static int usageError(String message) {
-        System.err.println("error: " + message);
-        System.err.flush();
-        return DataValidateCommand.EXIT_USAGE;
-    }
 
     private void checkUsage() {
         if (!Files.isRegularFile(file)) {

@@ -5,10 +5,8 @@ import dev.tailor.AtomicFiles;
 import dev.tailor.Json;
 import dev.tailor.TailorException;
 import dev.tailor.data.ChatEncoder;
-import dev.tailor.data.ChatTemplate;
 import dev.tailor.data.DataReport;
 import dev.tailor.data.ReportHtml;
-import dev.tailor.model.Tokenizer;
 import dev.tailor.train.TrainingConfig;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -67,19 +65,16 @@ final class DataReportCommand implements Callable<Integer> {
             checkUsage(html);
             estimateSettings = model == null ? null : estimateOptions.check(file, model, length);
         } catch (TailorException e) {
-            return usageError(e.getMessage());
+            return UsageError.report(e.getMessage());
         }
-        Tokenizer tokenizer = null;
+        ModelEncoder modelEncoder;
         try {
-            ChatEncoder encoder = null;
-            if (model != null) {
-                try {
-                    tokenizer = Tokenizer.fromModelDir(model);
-                    encoder = new ChatEncoder(ChatTemplate.fromModelDir(model), tokenizer);
-                } catch (TailorException e) {
-                    return usageError(e.getMessage());
-                }
-            }
+            modelEncoder = model == null ? null : ModelEncoder.open(model);
+        } catch (TailorException e) {
+            return UsageError.report(e.getMessage());
+        }
+        try (modelEncoder) {
+            ChatEncoder encoder = modelEncoder == null ? null : modelEncoder.encoder();
             DataReport report = DataReport.build(file, validation, encoder, length);
             if (encoder != null) {
                 report = report.withEstimate(estimate(estimateSettings, encoder));
@@ -97,10 +92,6 @@ final class DataReportCommand implements Callable<Integer> {
             return report.usable() ? 0 : 1;
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
-        } finally {
-            if (tokenizer != null) {
-                tokenizer.close();
-            }
         }
     }
 
@@ -155,9 +146,4 @@ final class DataReportCommand implements Callable<Integer> {
         }
     }
 
-    private static int usageError(String message) {
-        System.err.println("error: " + message);
-        System.err.flush();
-        return DataValidateCommand.EXIT_USAGE;
-    }
 }

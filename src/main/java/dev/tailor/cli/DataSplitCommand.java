@@ -53,7 +53,7 @@ final class DataSplitCommand implements Callable<Integer> {
         try {
             checkUsage(train, validation);
         } catch (TailorException e) {
-            return usageError(e.getMessage());
+            return UsageError.report(e.getMessage());
         }
         DataSplit.Result r = DataSplit.split(file, train, validation, ratio, seed, stratifyBy != null);
         int total = r.train() + r.validation();
@@ -92,9 +92,4 @@ final class DataSplitCommand implements Callable<Integer> {
         return text.length() <= 42 ? text : text.substring(0, 39) + "...";
     }
 
-    private static int usageError(String message) {
-        System.err.println("error: " + message);
-        System.err.flush();
-        return DataValidateCommand.EXIT_USAGE;
-    }
 }

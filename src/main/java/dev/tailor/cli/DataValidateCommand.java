@@ -4,11 +4,9 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.tailor.Json;
 import dev.tailor.TailorException;
 import dev.tailor.data.ChatEncoder;
-import dev.tailor.data.ChatTemplate;
 import dev.tailor.data.DataFormat;
 import dev.tailor.data.DataValidator;
 import dev.tailor.data.ValidationReport;
-import dev.tailor.model.Tokenizer;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -27,8 +25,6 @@ import picocli.CommandLine.Parameters;
         description = "Check a training file (chat, completion, text, preference, rft, vision): all errors with line and code,"
                 + " warnings, statistics. Exit 0 usable, 1 errors, 2 usage error.")
 final class DataValidateCommand implements Callable<Integer> {
-    static final int EXIT_USAGE = 2;
-
     @Parameters(index = "0", paramLabel = "FILE", description = "JSONL (.jsonl, .jsonl.gz) or JSON array file; never modified")
     Path file;
 
@@ -52,19 +48,16 @@ final class DataValidateCommand implements Callable<Integer> {
             forced = format == null ? null : DataFormat.parse(format);
             checkUsage();
         } catch (TailorException e) {
-            return usageError(e.getMessage());
+            return UsageError.report(e.getMessage());
         }
-        Tokenizer tokenizer = null;
+        ModelEncoder modelEncoder;
         try {
-            ChatEncoder encoder = null;
-            if (model != null) {
-                try {
-                    tokenizer = Tokenizer.fromModelDir(model);
-                    encoder = new ChatEncoder(ChatTemplate.fromModelDir(model), tokenizer);
-                } catch (TailorException e) {
-                    return usageError(e.getMessage());
-                }
-            }
+            modelEncoder = model == null ? null : ModelEncoder.open(model);
+        } catch (TailorException e) {
+            return UsageError.report(e.getMessage());
+        }
+        try (modelEncoder) {
+            ChatEncoder encoder = modelEncoder == null ? null : modelEncoder.encoder();
             ValidationReport report = new DataValidator(forced, encoder, maxSeqLen == null ? 512 : maxSeqLen).validate(file);
             out.print(json ? Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(report.toJson()) + "\n"
                     : report.summary(file.toString()));
@@ -72,10 +65,6 @@ final class DataValidateCommand implements Callable<Integer> {
             return report.usable() ? 0 : 1;
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
-        } finally {
-            if (tokenizer != null) {
-                tokenizer.close();
-            }
         }
     }
 
@@ -94,9 +83,4 @@ final class DataValidateCommand implements Callable<Integer> {
         }
     }
 
-    private static int usageError(String message) {
-        System.err.println("error: " + message);
-        System.err.flush();
-        return EXIT_USAGE;
-    }
 }
