@@ -1,6 +1,5 @@
 package dev.tailor.data;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -51,52 +50,17 @@ final class DuplicateUnion {
 
     /** The groups of two or more records, each in file order, ordered by their first record. */
     List<int[]> groups() {
-        int[] parent = new int[count];
+        UnionFind sets = new UnionFind(count);
         for (int i = 0; i < count; i++) {
-            parent[i] = i;
-        }
-        for (int i = 0; i < count; i++) {
-            union(parent, i, exactOf[i]);
+            sets.union(i, exactOf[i]);
         }
         if (!exactOnly) {
             for (List<Integer> cluster : near.clusters()) {
                 for (int member : cluster) {
-                    union(parent, cluster.get(0), member);
+                    sets.union(cluster.get(0), member);
                 }
             }
         }
-        int[] size = new int[count];
-        for (int i = 0; i < count; i++) {
-            size[find(parent, i)]++;
-        }
-        Map<Integer, List<Integer>> members = new HashMap<>(); // only groups: most records are alone
-        for (int i = 0; i < count; i++) {
-            int root = find(parent, i);
-            if (size[root] > 1) {
-                members.computeIfAbsent(root, r -> new ArrayList<>()).add(i);
-            }
-        }
-        List<int[]> groups = new ArrayList<>();
-        for (List<Integer> group : members.values()) {
-            groups.add(group.stream().mapToInt(Integer::intValue).toArray()); // ascending: filled in index order
-        }
-        groups.sort((a, b) -> Integer.compare(a[0], b[0]));
-        return groups;
-    }
-
-    private static void union(int[] parent, int a, int b) {
-        int ra = find(parent, a);
-        int rb = find(parent, b);
-        if (ra != rb) {
-            parent[Math.max(ra, rb)] = Math.min(ra, rb);
-        }
-    }
-
-    private static int find(int[] parent, int i) {
-        while (parent[i] != i) {
-            parent[i] = parent[parent[i]];
-            i = parent[i];
-        }
-        return i;
+        return sets.groups();
     }
 }

@@ -3,8 +3,6 @@ package dev.tailor.data;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
-import java.util.HashMap;
 
 /**
  * Finds clusters of near-duplicate texts with MinHash and locality-sensitive hashing: each text
@@ -133,10 +131,7 @@ final class NearDuplicates {
     /** The clusters (lines in file order, two or more each), ordered by their first line. */
     List<List<Integer>> clusters() {
         int n = count;
-        int[] parent = new int[n];
-        for (int i = 0; i < n; i++) {
-            parent[i] = i;
-        }
+        UnionFind sets = new UnionFind(n);
         // each entry: 32 bits of the band's hash, then the text's index; sorting brings a bucket together.
         // Texts that only share the 32 bits are compared too, and the similarity check keeps them apart.
         long[] entries = new long[n];
@@ -152,27 +147,18 @@ final class NearDuplicates {
                 if ((entries[k] >>> 32) != (entries[first] >>> 32)) {
                     first = k;
                 } else if (similarity(signatures, a * HASHES, signatures, b * HASHES) >= THRESHOLD) {
-                    parent[find(parent, a)] = find(parent, b);
+                    sets.union(a, b);
                 }
             }
         }
-        int[] size = new int[n];
-        for (int i = 0; i < n; i++) {
-            size[find(parent, i)]++;
-        }
-        Map<Integer, List<Integer>> groups = new HashMap<>(); // only clusters: most texts are alone
-        for (int i = 0; i < n; i++) {
-            int root = find(parent, i);
-            if (size[root] > 1) {
-                groups.computeIfAbsent(root, r -> new ArrayList<>()).add(lines[i]);
-            }
-        }
         List<List<Integer>> clusters = new ArrayList<>();
-        for (List<Integer> group : groups.values()) {
-            group.sort(null);
-            clusters.add(group);
+        for (int[] group : sets.groups()) { // texts were added in file order: ascending indexes are ascending lines
+            List<Integer> cluster = new ArrayList<>(group.length);
+            for (int i : group) {
+                cluster.add(lines[i]);
+            }
+            clusters.add(cluster);
         }
-        clusters.sort((x, y) -> Integer.compare(x.get(0), y.get(0)));
         return clusters;
     }
 
@@ -200,14 +186,6 @@ final class NearDuplicates {
             same += a[aOffset + i] == b[bOffset + i] ? 1 : 0;
         }
         return same / (double) HASHES;
-    }
-
-    private static int find(int[] parent, int i) {
-        while (parent[i] != i) {
-            parent[i] = parent[parent[i]];
-            i = parent[i];
-        }
-        return i;
     }
 
     /** SplitMix64's finaliser: a cheap, well-mixed 64-bit hash. */
