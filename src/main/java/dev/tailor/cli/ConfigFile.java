@@ -23,6 +23,9 @@ import picocli.CommandLine.Model.OptionSpec;
 final class ConfigFile {
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
+    /** A command whose --config names a file of its own format (tailor serve's serve.yaml), read by the command itself. */
+    interface OwnFormat {}
+
     private ConfigFile() {}
 
     /** The arguments with {@code --config FILE} replaced by the file's options; unchanged without it. */
@@ -43,6 +46,9 @@ final class ConfigFile {
         while (prefix < rest.size() && command.getSubcommands().containsKey(rest.get(prefix))) {
             command = command.getSubcommands().get(rest.get(prefix));
             prefix++;
+        }
+        if (command.getCommand() instanceof OwnFormat) {
+            return args;
         }
         List<String> expanded = new ArrayList<>(rest.subList(0, prefix));
         expanded.addAll(options(Path.of(value), command.getCommandSpec()));

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "tailor", mixinStandardHelpOptions = true, version = "tailor 0.1.0",
         description = "Fine-tune, evaluate and serve open LLMs from the JVM.",
         subcommands = {InitModelCommand.class, GenerateCommand.class, ChatCommand.class, LogprobsCommand.class,
-                ChatTemplateCommand.class, DataCommand.class, DemoCommand.class, TrainCommand.class, MergeCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+                ChatTemplateCommand.class, DataCommand.class, DemoCommand.class, TrainCommand.class, MergeCommand.class, ServeCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     /** User errors (bad file, flag or input). */
     static final int EXIT_USER_ERROR = 1;
