@@ -1,10 +1,11 @@
 package dev.tailor.cli;
 
 import dev.tailor.TailorException;
-import dev.tailor.model.Model;
 import dev.tailor.serve.ApiKey;
 import dev.tailor.serve.ApiKeys;
-import dev.tailor.serve.InMemoryAdapterCatalog;
+import dev.tailor.serve.BatchingEngine;
+import dev.tailor.serve.EngineAdapterCatalog;
+import dev.tailor.serve.EngineOptions;
 import dev.tailor.serve.ModelCatalog;
 import dev.tailor.serve.RequestLog;
 import dev.tailor.serve.ServeConfig;
@@ -70,6 +71,18 @@ final class ServeCommand implements Callable<Integer>, ConfigFile.OwnFormat {
     @Option(names = "--dtype", paramLabel = "f32|bf16", description = "compute dtype of the weights (default: the checkpoint's; f16 becomes f32)")
     String dtype;
 
+    @Option(names = "--max-running", defaultValue = "8",
+            description = "requests decoded together in one batch at most (default: ${DEFAULT-VALUE})")
+    int maxRunning;
+
+    @Option(names = "--max-waiting", defaultValue = "64",
+            description = "accepted requests waiting for a place in the batch; beyond them clients get 429 (default: ${DEFAULT-VALUE})")
+    int maxWaiting;
+
+    @Option(names = "--max-loaded-adapters", defaultValue = "8",
+            description = "adapters kept in memory; the least recently used idle one makes room (default: ${DEFAULT-VALUE})")
+    int maxLoadedAdapters;
+
     @Option(names = "--threads", defaultValue = "0", description = "intra-op threads (default: one per core)")
     int threads;
 
@@ -88,15 +101,18 @@ final class ServeCommand implements Callable<Integer>, ConfigFile.OwnFormat {
         Engine.configure(threads);
         List<AutoCloseable> opened = new ArrayList<>(); // closed in reverse on shutdown, or when startup fails
         try {
-            Model base = Model.load(model, Device.parse(device), dtype == null ? null : DType.parse(dtype));
-            opened.add(base);
-            InMemoryAdapterCatalog catalog = new InMemoryAdapterCatalog(base);
+            EngineOptions engineOptions = EngineOptions.defaults().withMaxRunning(maxRunning).withMaxWaiting(maxWaiting)
+                    .withMaxLoadedAdapters(maxLoadedAdapters).withShutdownGrace(Duration.ofSeconds(drainSeconds));
+            BatchingEngine engine = BatchingEngine.start(model, Device.parse(device), dtype == null ? null : DType.parse(dtype),
+                    engineOptions);
+            opened.add(engine);
+            EngineAdapterCatalog catalog = new EngineAdapterCatalog(engine);
             opened.add(catalog);
             String baseId = model.toAbsolutePath().normalize().getFileName().toString();
             ModelCatalog models = ModelCatalog.open(baseId, catalog, served, settings.experiments());
             RequestLog log = openLog(settings.database());
             opened.add(log);
-            Server server = new Server(new Server.Settings(bindHost, port, Duration.ofSeconds(drainSeconds)), models,
+            Server server = new Server(new Server.Settings(bindHost, port, Duration.ofSeconds(drainSeconds)), engine, models,
                     new ApiKeys(settings.apiKeys(), settings.limits()), log, new ServeMetrics(log, () -> catalog.adapters().size()))
                     .start();
             opened.add(server);

@@ -17,6 +17,7 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.IntConsumer;
 
 /**
  * Serves one base model and many LoRA adapters to concurrent requests with continuous batching:
@@ -169,6 +170,14 @@ public final class BatchingEngine implements AutoCloseable {
     /** Registered adapters by name, sorted, with their directories. */
     public Map<String, Path> adapters() {
         return scheduler.adapters.registered();
+    }
+
+    /**
+     * Tells {@code observer} the number of rows of every decoding step from now on (the batch
+     * size, for metrics). It runs on the scheduler thread: it must return at once.
+     */
+    public void observeDecodeSteps(IntConsumer observer) {
+        scheduler.stepObserver = Objects.requireNonNull(observer, "observer");
     }
 
     public EngineStats stats() {

@@ -15,6 +15,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import java.util.function.IntConsumer;
 import java.util.function.Supplier;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
@@ -55,6 +56,9 @@ final class Scheduler implements Runnable {
     private volatile int runningCount;
     private volatile long decodeSteps;
     private volatile long decodedTokens;
+
+    /** Told the rows of each decoding step, on this thread (metrics). */
+    volatile IntConsumer stepObserver = rows -> { };
 
     Scheduler(Model model, EngineOptions options, int maxSequenceLength) {
         this.model = model;
@@ -333,6 +337,7 @@ final class Scheduler implements Runnable {
         }
         decodeSteps = decodeSteps + 1;
         decodedTokens = decodedTokens + n;
+        stepObserver.accept(n);
         removeFinished();
     }
 

@@ -37,6 +37,7 @@ import org.eclipse.jetty.server.ServerConnector;
  * becomes a 500 without details, logged on stderr with a reference.
  *
  * <p>Endpoints: {@code GET /health}, {@code GET /metrics} (admin when keys are configured),
+ * {@code POST /v1/chat/completions} and {@code POST /v1/completions} ({@link GenerationEndpoints}),
  * {@code GET /v1/models[/{model}]}, {@code GET|POST /v1/experiments}, {@code GET
  * /v1/experiments/{name}[/results]}, {@code POST /v1/experiments/{name}/feedback}, {@code GET|POST
  * /v1/adapters} and {@code DELETE /v1/adapters/{name}} (admin).
@@ -56,6 +57,8 @@ public final class Server implements AutoCloseable {
     private static final Set<String> ADAPTER_FIELDS = Set.of("name", "path");
     /** Seconds a client over its concurrency limit is asked to wait: requests take seconds, not minutes. */
     private static final int RETRY_AFTER_SECONDS = 1;
+    /** How long cancelled requests may take to answer once the engine cancelled them. */
+    private static final Duration ANSWER_AFTER_CANCEL = Duration.ofSeconds(5);
 
     private final Settings settings;
     private final ModelCatalog catalog;
@@ -63,12 +66,21 @@ public final class Server implements AutoCloseable {
     private final RequestLog log;
     private final ServeMetrics metrics;
     private final ConcurrencyLimiter limiter = new ConcurrencyLimiter();
+    private final BatchingEngine engine;
+    private final GenerationEndpoints generations;
     private final Javalin app;
     private volatile boolean draining;
     private boolean stopped;
 
-    public Server(Settings settings, ModelCatalog catalog, ApiKeys keys, RequestLog log, ServeMetrics metrics) {
+    /**
+     * @param engine   generates for the chat and text completions endpoints; its adapters are
+     *                 {@code catalog}'s (an {@link EngineAdapterCatalog}). {@link #close} shuts it down.
+     */
+    public Server(Settings settings, BatchingEngine engine, ModelCatalog catalog, ApiKeys keys, RequestLog log, ServeMetrics metrics) {
         this.settings = settings;
+        this.engine = engine;
+        this.generations = new GenerationEndpoints(engine, catalog, log, metrics);
+        engine.observeDecodeSteps(metrics::decodeStep);
         this.catalog = catalog;
         this.keys = keys;
         this.log = log;
@@ -92,6 +104,8 @@ public final class Server implements AutoCloseable {
 
         r.get("/health", this::health);
         r.get("/metrics", this::metrics);
+        r.post("/v1/chat/completions", generations::chat);
+        r.post("/v1/completions", generations::completions);
         r.get("/v1/models", ctx -> respond(ctx, list(catalog.models(caller(ctx)))));
         r.get("/v1/models/{model}", ctx -> respond(ctx, catalog.model(caller(ctx), ctx.pathParam("model"))));
         r.post("/v1/experiments", this::defineExperiment);
@@ -143,8 +157,9 @@ public final class Server implements AutoCloseable {
     }
 
     /**
-     * Stops taking requests (new ones under /v1 get 503, /health says "draining"), waits up to the
-     * drain timeout for those in flight, then stops listening.
+     * Stops taking requests (new ones under /v1 get 503, /health says "draining"), lets the engine
+     * finish what it holds for the drain timeout and then cancels the rest (their clients get 503,
+     * or an error event on a stream), waits for the answers to be written, then stops listening.
      */
     @Override
     public synchronized void close() {
@@ -153,10 +168,12 @@ public final class Server implements AutoCloseable {
         }
         stopped = true;
         draining = true;
+        engine.shutdown(settings.drainTimeout());
         try {
-            if (!limiter.awaitIdle(settings.drainTimeout())) {
+            // the engine's cancellations need a moment to reach their clients after the drain timeout
+            if (!limiter.awaitIdle(settings.drainTimeout().plus(ANSWER_AFTER_CANCEL))) {
                 System.err.println("tailor serve: " + limiter.inFlight() + " requests still running after "
-                        + settings.drainTimeout().toSeconds() + " s; stopping anyway");
+                        + settings.drainTimeout().plus(ANSWER_AFTER_CANCEL).toSeconds() + " s; stopping anyway");
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

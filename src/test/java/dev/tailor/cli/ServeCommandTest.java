@@ -117,6 +117,13 @@ class ServeCommandTest {
             assertEquals(200, models.statusCode());
             assertTrue(models.body().contains("{\"id\":\"support-v1\",\"object\":\"model\"") && models.body().contains("\"parent\":\"tiny\"")
                     && models.body().contains("{\"id\":\"support-ab\""), models.body());
+            HttpResponse<String> chat = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))
+                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+                            "{\"model\": \"support-ab\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"max_tokens\": 2}"))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, chat.statusCode(), chat.body());
+            assertTrue(chat.body().contains("\"object\":\"chat.completion\""), chat.body());
+            assertTrue(chat.headers().firstValue("X-Tailor-Variant").isPresent(), "the experiment's variant is named");
             new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).start().waitFor();
             assertTrue(p.waitFor(60, TimeUnit.SECONDS), "no exit after SIGTERM");
         } finally {

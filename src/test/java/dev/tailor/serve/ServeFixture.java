@@ -1,8 +1,6 @@
 package dev.tailor.serve;
 
 import dev.tailor.data.GeneratedModel;
-import dev.tailor.model.Adapter;
-import dev.tailor.model.AdapterConfig;
 import dev.tailor.model.Model;
 import dev.tailor.model.ModelPreset;
 import dev.tailor.tensor.DType;
@@ -27,7 +25,7 @@ final class ServeFixture implements AutoCloseable {
 
     final Path dir;
     final Model model;
-    /** Adapters of rank 4 and 8 on every linear layer of the model. */
+    /** Adapters of rank 4 and 8 on every linear layer of the model, each changing its outputs. */
     final Path adapterA;
     final Path adapterB;
     /** A PEFT directory whose config claims a rank its weights do not have. */
@@ -47,27 +45,34 @@ final class ServeFixture implements AutoCloseable {
     }
 
     private Path saveAdapter(String name, int rank, long seed) {
-        Path out = dir.resolve(name);
-        try (Adapter a = Adapter.create(model, AdapterConfig.forTraining(rank, 2.0 * rank, 0, List.of("all-linear"), false, BASE_ID), seed)) {
-            a.save(out);
-        }
-        return out;
+        return ServeFixtures.writeAdapter(model, dir.resolve(name), rank, List.of("all-linear"), seed, BASE_ID);
     }
 
     /** A started server: {@code config}'s keys, adapters and experiments, its request log in {@code logFile}. */
     Running start(ServeConfig config, Path logFile) {
-        InMemoryAdapterCatalog adapters = new InMemoryAdapterCatalog(model);
+        return start(config, logFile, EngineOptions.defaults().withMaxSequenceLength(256));
+    }
+
+    /** As {@link #start(ServeConfig, Path)}, with its own engine of these options. */
+    Running start(ServeConfig config, Path logFile, EngineOptions options) {
+        return start(config, logFile, options, Duration.ofSeconds(10));
+    }
+
+    /** As {@link #start(ServeConfig, Path, EngineOptions)}, draining for {@code drain} when closed. */
+    Running start(ServeConfig config, Path logFile, EngineOptions options, Duration drain) {
+        BatchingEngine engine = BatchingEngine.start(dir.resolve(BASE_ID), Device.CPU, null, options);
+        EngineAdapterCatalog adapters = new EngineAdapterCatalog(engine);
         ModelCatalog catalog = ModelCatalog.open(BASE_ID, adapters, config.adapters(), config.experiments());
         RequestLog log = RequestLog.open(logFile);
         ServeMetrics metrics = new ServeMetrics(log, () -> adapters.adapters().size());
-        Server server = new Server(new Server.Settings("127.0.0.1", 0, Duration.ofSeconds(10)), catalog,
+        Server server = new Server(new Server.Settings("127.0.0.1", 0, drain), engine, catalog,
                 new ApiKeys(config.apiKeys(), config.limits()), log, metrics).start();
-        return new Running(server, catalog, adapters, log, metrics);
+        return new Running(server, engine, catalog, adapters, log, metrics);
     }
 
     /** A server and what it serves, closed together. */
-    record Running(Server server, ModelCatalog catalog, InMemoryAdapterCatalog adapters, RequestLog log, ServeMetrics metrics)
-            implements AutoCloseable {
+    record Running(Server server, BatchingEngine engine, ModelCatalog catalog, EngineAdapterCatalog adapters, RequestLog log,
+                   ServeMetrics metrics) implements AutoCloseable {
         String url(String path) {
             return "http://127.0.0.1:" + server.port() + path;
         }
@@ -77,6 +82,7 @@ final class ServeFixture implements AutoCloseable {
             server.close();
             log.close();
             adapters.close();
+            engine.close();
         }
     }
 

@@ -60,9 +60,13 @@ final class ServeFixtures implements AutoCloseable {
         all = writeAdapter(dir.resolve(ALL), 8, List.of("all-linear"), 2);
     }
 
-    /** A PEFT adapter with random non-zero B (std 0.3: strong enough to change the greedy tokens). */
     private Path writeAdapter(Path dir, int r, List<String> targets, long seed) {
-        try (Adapter adapter = Adapter.create(reference, AdapterConfig.forTraining(r, 2 * r, 0, targets, false, base.toString()), seed)) {
+        return writeAdapter(reference, dir, r, targets, seed, base.toString());
+    }
+
+    /** A PEFT adapter for {@code model} with random non-zero B (std 0.3: strong enough to change the greedy tokens). */
+    static Path writeAdapter(Model model, Path dir, int r, List<String> targets, long seed, String baseName) {
+        try (Adapter adapter = Adapter.create(model, AdapterConfig.forTraining(r, 2 * r, 0, targets, false, baseName), seed)) {
             Random random = new Random(seed);
             try (PointerScope scope = new PointerScope()) {
                 for (LoraWeights w : adapter.modules().values()) {

@@ -61,7 +61,7 @@ class ServerAdminTest {
             assertEquals(List.of("tiny", "support-v1"), modelIds(r, null));
 
             JsonNode error = json(post(r.url("/v1/adapters"), null, adapterBody("legal", fixture.mismatchedAdapter)), 400).get("error");
-            assertEquals(fixture.mismatchedAdapter.resolve("adapter_model.safetensors") + ": base_model.model.model.layers.0.mlp.down_proj"
+            assertEquals("adapter 'legal' is refused: " + fixture.mismatchedAdapter.resolve("adapter_model.safetensors") + ": base_model.model.model.layers.0.mlp.down_proj"
                     + ".lora_A.weight has rank 4 but adapter_config.json says r=8; the config does not belong to these weights",
                     error.get("message").asText());
             assertEquals("invalid_request_error", error.get("type").asText());

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tailor.TailorException;
+import dev.tailor.tensor.Device;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -150,7 +151,8 @@ class ServerLimitsTest {
             HttpResponse<String> refused = get(r.url("/v1/models"), null);
             assertEquals("server_shutting_down", error(refused, 503).get("code").asText());
             assertTrue(closer.isAlive(), "close() waits for the request in flight");
-            assertTrue(held.finish().startsWith("HTTP/1.1 200"));
+            String answer = held.finish();
+            assertTrue(answer.startsWith("HTTP/1.1 200"), answer);
             closer.join(30_000);
             assertFalse(closer.isAlive());
             assertThrows(UncheckedIOException.class, () -> get(health, null), "no longer listening");
@@ -163,12 +165,16 @@ class ServerLimitsTest {
     void theServerIsBoundWhereItWasToldAndATakenPortIsOneLine() {
         int port = keyed.server().port();
         assertEquals(new InetSocketAddress("127.0.0.1", port), keyed.server().address());
-        Server second = new Server(new Server.Settings("127.0.0.1", port, Duration.ofSeconds(1)), keyed.catalog(),
-                new ApiKeys(List.of(), RequestLimits.DEFAULT), keyed.log(), keyed.metrics());
-        TailorException e = assertThrows(TailorException.class, second::start);
-        assertTrue(e.getMessage().startsWith("cannot listen on 127.0.0.1:" + port + ": "), e.getMessage());
-        assertEquals(1, e.getMessage().lines().count(), e.getMessage());
-        second.close();
+        // its own engine: closing a server shuts its engine down
+        try (BatchingEngine engine = BatchingEngine.start(fixture.dir.resolve(ServeFixture.BASE_ID), Device.CPU, null,
+                EngineOptions.defaults().withMaxSequenceLength(64))) {
+            Server second = new Server(new Server.Settings("127.0.0.1", port, Duration.ofSeconds(1)), engine, keyed.catalog(),
+                    new ApiKeys(List.of(), RequestLimits.DEFAULT), keyed.log(), keyed.metrics());
+            TailorException e = assertThrows(TailorException.class, second::start);
+            assertTrue(e.getMessage().startsWith("cannot listen on 127.0.0.1:" + port + ": "), e.getMessage());
+            assertEquals(1, e.getMessage().lines().count(), e.getMessage());
+            second.close();
+        }
     }
 
     /** Sends {@code request} as it is on a new connection; the response as text. */
