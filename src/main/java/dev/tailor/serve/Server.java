@@ -24,6 +24,7 @@ import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.GracefulHandler;
 
 /**
  * The OpenAI-compatible HTTP server (Javalin on Jetty): models, experiments, adapters, health and
@@ -91,7 +92,13 @@ public final class Server implements AutoCloseable {
             config.jetty.host = settings.host();
             config.jetty.port = settings.port();
             config.http.maxRequestSize = keys.largestRequestBytes();
-            config.jetty.modifyServer(server -> server.setErrorHandler(new JettyErrors()));
+            config.jetty.modifyServer(server -> {
+                server.setErrorHandler(new JettyErrors());
+                // the limiter counts a request done when its handler returns; Jetty must still write the
+                // answer (or a stream's last event) before it stops, or the client sees a closed connection
+                server.insertHandler(new GracefulHandler());
+                server.setStopTimeout(ANSWER_AFTER_CANCEL.toMillis());
+            });
             routes(config.routes);
         });
     }
