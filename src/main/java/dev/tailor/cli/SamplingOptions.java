@@ -37,25 +37,7 @@ final class SamplingOptions {
     List<Integer> stopTokenIds = new ArrayList<>();
 
     SamplingParams apply(SamplingParams defaults) {
-        SamplingParams p = defaults;
-        if (temperature != null) {
-            p = p.withTemperature(temperature);
-        }
-        if (topP != null) {
-            p = p.withTopP(topP);
-        }
-        if (topK != null) {
-            p = p.withTopK(topK);
-        }
-        if (minP != null) {
-            p = p.withMinP(minP);
-        }
-        if (repetitionPenalty != null) {
-            p = p.withRepetitionPenalty(repetitionPenalty);
-        }
-        if (seed != null) {
-            p = p.withSeed(seed);
-        }
+        SamplingParams p = defaults.withOverrides(temperature, topP, topK, minP, repetitionPenalty, seed);
         if (maxTokens != null) {
             p = p.withMaxTokens(maxTokens);
         }

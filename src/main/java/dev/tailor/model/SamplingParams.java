@@ -62,6 +62,14 @@ public record SamplingParams(double temperature, double topP, int topK, double m
                 null, g.path("max_new_tokens").asInt(256), List.of(), Set.copyOf(eos));
     }
 
+    /** These settings with each given (non-null) value in place of its own: a request's or a command line's choices over defaults. */
+    public SamplingParams withOverrides(Double temperature, Double topP, Integer topK, Double minP, Double repetitionPenalty, Long seed) {
+        return new SamplingParams(temperature != null ? temperature : this.temperature, topP != null ? topP : this.topP,
+                topK != null ? topK : this.topK, minP != null ? minP : this.minP,
+                repetitionPenalty != null ? repetitionPenalty : this.repetitionPenalty, seed != null ? seed : this.seed,
+                maxTokens, stop, stopTokenIds);
+    }
+
     public SamplingParams withTemperature(double v) {
         return new SamplingParams(v, topP, topK, minP, repetitionPenalty, seed, maxTokens, stop, stopTokenIds);
     }

@@ -36,23 +36,7 @@ public record GenerationOptions(Double temperature, Double topP, Integer topK, D
      * with {@code maxTokens} as the resolved budget.
      */
     public SamplingParams sampling(SamplingParams defaults, int maxTokens) {
-        SamplingParams p = defaults.withMaxTokens(maxTokens).withStop(stop);
-        if (temperature != null) {
-            p = p.withTemperature(temperature);
-        }
-        if (topP != null) {
-            p = p.withTopP(topP);
-        }
-        if (topK != null) {
-            p = p.withTopK(topK);
-        }
-        if (minP != null) {
-            p = p.withMinP(minP);
-        }
-        if (repetitionPenalty != null) {
-            p = p.withRepetitionPenalty(repetitionPenalty);
-        }
-        return seed == null ? p : p.withSeed(seed);
+        return defaults.withMaxTokens(maxTokens).withStop(stop).withOverrides(temperature, topP, topK, minP, repetitionPenalty, seed);
     }
 
     /** Reads the shared fields; {@code maxTokens} was already read by the caller (its field differs). */

@@ -36,6 +36,14 @@ class SamplingParamsTest {
     }
 
     @Test
+    void overridesReplaceOnlyTheGivenValuesAndAreChecked() {
+        assertEquals(OK, OK.withOverrides(null, null, null, null, null, null));
+        assertEquals(new SamplingParams(0.2, 0.9, 40, 0.05, 1.3, 9L, 32, List.of("\n\n"), Set.of(2)),
+                OK.withOverrides(0.2, null, null, null, 1.3, 9L));
+        assertRejected("top_k", () -> OK.withOverrides(null, null, -1, null, null, null));
+    }
+
+    @Test
     void invalidValuesAreRejectedNamingTheParameter() {
         assertRejected("temperature", () -> OK.withTemperature(-0.1));
         assertRejected("temperature", () -> OK.withTemperature(Double.NaN));
