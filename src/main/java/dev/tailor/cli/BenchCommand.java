@@ -4,5 +4,5 @@ import picocli.CommandLine.Command;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Measure speed and memory against this machine's own measured limits.",
-        subcommands = {GenerateBenchmark.class, TrainBenchmark.class, ValidateBenchmark.class})
+        subcommands = {GenerateBenchmark.class, TrainBenchmark.class, ValidateBenchmark.class, ServeBenchmark.class})
 final class BenchCommand {}

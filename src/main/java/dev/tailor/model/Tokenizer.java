@@ -107,8 +107,9 @@ public final class Tokenizer implements AutoCloseable {
         return Arrays.stream(rust.encode(text, false, false).getIds()).mapToInt(Math::toIntExact).toArray();
     }
 
+    /** The text of {@code ids}; ids past the vocabulary have none (see {@link #decodableIds}). */
     public String decode(int[] ids, boolean skipSpecialTokens) {
-        return rust.decode(checkedIds(ids), skipSpecialTokens);
+        return rust.decode(decodableIds(ids), skipSpecialTokens);
     }
 
     public OptionalInt tokenId(String token) {
@@ -190,13 +191,24 @@ public final class Tokenizer implements AutoCloseable {
         return token.isPresent() ? vocabulary.id(token.get()) : OptionalInt.empty();
     }
 
-    private long[] checkedIds(int[] ids) {
-        long[] checked = new long[ids.length];
-        for (int i = 0; i < ids.length; i++) {
-            checkId(ids[i]);
-            checked[i] = ids[i];
+    /**
+     * The ids that have text: an id past the tokenizer's vocabulary (a model's padded embedding rows:
+     * Qwen2.5 has 151,936 rows for 151,665 tokens, and a model may generate one) is skipped, as Hugging
+     * Face's decode skips ids it has no token for; a negative id is an error. Filtered here because
+     * native code must never see an id outside the vocabulary.
+     */
+    private long[] decodableIds(int[] ids) {
+        long[] known = new long[ids.length];
+        int n = 0;
+        for (int id : ids) {
+            if (id < 0) {
+                checkId(id);
+            }
+            if (id < vocabSize()) {
+                known[n++] = id;
+            }
         }
-        return checked;
+        return java.util.Arrays.copyOf(known, n);
     }
 
     /** Ids reach native code, which must never see one outside the vocabulary. */
@@ -225,6 +237,9 @@ public final class Tokenizer implements AutoCloseable {
 
         /** Adds one id and returns the text it completes, possibly empty. */
         public String accept(int id) {
+            if (id >= vocabSize()) {
+                return ""; // no text, as in decode
+            }
             checkId(id);
             window.add(id);
             String context = decodeWindow(emittedEnd);

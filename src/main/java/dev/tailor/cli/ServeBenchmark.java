@@ -1,0 +1,215 @@
+package dev.tailor.cli;
+
+import dev.tailor.Directories;
+import dev.tailor.Json;
+import dev.tailor.data.GeneratedModel;
+import dev.tailor.model.Adapter;
+import dev.tailor.model.AdapterConfig;
+import dev.tailor.model.Model;
+import dev.tailor.model.ModelPreset;
+import dev.tailor.tensor.DType;
+import dev.tailor.tensor.Device;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Drives a real {@code tailor serve} process over loopback with streaming chat requests, as users
+ * would, and reports throughput and latency per concurrency, for requests spread over many
+ * adapters against the same load on the base model alone.
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = {"Throughput (output tokens/s), time to first token and inter-token latency of tailor serve over loopback,",
+                "requests spread over N adapters against the same load on the base model alone."})
+final class ServeBenchmark implements Callable<Integer> {
+    @Option(names = "--preset", defaultValue = "qwen2.5-0.5b")
+    String preset;
+
+    @Option(names = "--adapters", defaultValue = "8", description = "LoRA adapters (r 16 on q,k,v,o) the requests are spread over")
+    int adapters;
+
+    @Option(names = "--concurrency", defaultValue = "1,8,32", split = ",", description = "clients sending at once (default: ${DEFAULT-VALUE})")
+    List<Integer> concurrency;
+
+    @Option(names = "--requests", defaultValue = "2", description = "requests per client per measurement (default: ${DEFAULT-VALUE})")
+    int requestsPerClient;
+
+    @Option(names = "--prompt-words", defaultValue = "60")
+    int promptWords;
+
+    @Option(names = "--max-tokens", defaultValue = "32")
+    int maxTokens;
+
+    /** One request's timings: when its first token came, when its last did, and how many tokens it had. */
+    private record Timing(double firstTokenSeconds, double lastTokenSeconds, int tokens) {}
+
+    @Override
+    public Integer call() throws Exception {
+        Path dir = Files.createTempDirectory("tailor-bench-serve-");
+        Process server = null;
+        try {
+            Path model = dir.resolve("model");
+            GeneratedModel.write(model, ModelPreset.parse(preset), 0, DType.BF16);
+            List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                    "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                    "serve", "--model", model.toString(), "--port", "0", "--data-dir", dir.resolve("data").toString(),
+                    "--max-running", Integer.toString(concurrency.stream().max(Integer::compare).orElse(8)),
+                    "--max-waiting", "256", "--max-loaded-adapters", Integer.toString(Math.max(1, adapters))));
+            try (Model m = Model.load(model, Device.CPU, null)) {
+                for (int i = 0; i < adapters; i++) {
+                    Path out = dir.resolve("adapter-" + i);
+                    try (Adapter a = Adapter.create(m, AdapterConfig.forTraining(16, 32, 0, List.of("q_proj", "k_proj", "v_proj", "o_proj"),
+                            false, model.toString()), i)) {
+                        a.save(out);
+                    }
+                    command.add("--adapter");
+                    command.add("a" + i + "=" + out);
+                }
+            }
+            server = new ProcessBuilder(command).redirectErrorStream(true).start();
+            String base = awaitListening(server.getInputStream());
+            System.out.printf(Locale.ROOT, "model: %s bf16 on %d cores; %d adapters (LoRA r 16, q,k,v,o); streaming chat, %d-word prompts,"
+                    + " %d output tokens; %s%n", preset, Runtime.getRuntime().availableProcessors(), adapters, promptWords, maxTokens, base);
+            HttpClient http = HttpClient.newHttpClient();
+            measure(http, base, 1, false); // warm-up: JIT, page cache, first adapter loads
+            Map<String, double[]> summary = new LinkedHashMap<>();
+            for (int c : concurrency) {
+                double[] alone = measure(http, base, c, false);
+                double[] spread = adapters == 0 ? alone : measure(http, base, c, true);
+                summary.put(c + "", new double[] {alone[0], spread[0], spread[1], spread[2]});
+                System.out.printf(Locale.ROOT, "concurrency %d: base alone %.1f tokens/s; over %d adapters %.1f tokens/s (%.0f%% of base alone),"
+                                + " time to first token p50 %.0f ms p95 %.0f ms, inter-token latency p50 %.0f ms%n",
+                        c, alone[0], adapters, spread[0], 100 * spread[0] / alone[0], spread[1], spread[2], spread[3]);
+            }
+            double[] single = summary.get(concurrency.get(0) + "");
+            for (int c : concurrency.subList(1, concurrency.size())) {
+                double[] s = summary.get(c + "");
+                System.out.printf(Locale.ROOT, "concurrency %d vs %d: throughput %.1fx, p95 time to first token %.1fx%n",
+                        c, concurrency.get(0), s[1] / single[1], s[3] / single[3]);
+            }
+        } finally {
+            if (server != null) {
+                server.destroy();
+                server.waitFor(30, TimeUnit.SECONDS);
+            }
+            Directories.deleteRecursively(dir);
+        }
+        return 0;
+    }
+
+    /** The server's URL, from its "listening on" line. */
+    private static String awaitListening(InputStream out) throws IOException {
+        BufferedReader lines = new BufferedReader(new InputStreamReader(out, StandardCharsets.UTF_8));
+        String line;
+        while ((line = lines.readLine()) != null) {
+            int at = line.indexOf("listening on http://");
+            if (at >= 0) {
+                String url = line.substring(at + "listening on ".length()).split(" ")[0];
+                Thread drain = new Thread(() -> { // keeps the pipe from filling; ends when the server does
+                    try {
+                        lines.lines().forEach(l -> { });
+                    } catch (java.io.UncheckedIOException closed) {
+                        // the server stopped
+                    }
+                }, "server-output");
+                drain.setDaemon(true);
+                drain.start();
+                return url;
+            }
+        }
+        throw new IllegalStateException("tailor serve did not start");
+    }
+
+    /** {tokens/s, p50 and p95 time to first token (ms), p50 inter-token latency (ms)} of c clients. */
+    private double[] measure(HttpClient http, String base, int c, boolean spread) throws Exception {
+        ExecutorService clients = Executors.newFixedThreadPool(c);
+        List<Future<List<Timing>>> results = new ArrayList<>();
+        long start = System.nanoTime();
+        for (int client = 0; client < c; client++) {
+            int id = client;
+            results.add(clients.submit(() -> {
+                SplittableRandom random = new SplittableRandom(id);
+                List<Timing> timings = new ArrayList<>();
+                for (int r = 0; r < requestsPerClient; r++) {
+                    String model = spread ? "a" + ((id * requestsPerClient + r) % adapters) : "base";
+                    timings.add(request(http, base, model, BenchText.words(random, promptWords)));
+                }
+                return timings;
+            }));
+        }
+        List<Timing> all = new ArrayList<>();
+        for (Future<List<Timing>> f : results) {
+            all.addAll(f.get());
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        clients.shutdown();
+        int tokens = all.stream().mapToInt(Timing::tokens).sum();
+        double[] ttft = all.stream().mapToDouble(t -> t.firstTokenSeconds * 1000).sorted().toArray();
+        double[] itl = all.stream().filter(t -> t.tokens > 1)
+                .mapToDouble(t -> (t.lastTokenSeconds - t.firstTokenSeconds) * 1000 / (t.tokens - 1)).sorted().toArray();
+        return new double[] {tokens / seconds, percentile(ttft, 0.5), percentile(ttft, 0.95), percentile(itl, 0.5)};
+    }
+
+    private Timing request(HttpClient http, String base, String model, String prompt) throws Exception {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("model", model);
+        body.put("messages", List.of(Map.of("role", "user", "content", prompt)));
+        body.put("max_tokens", maxTokens);
+        body.put("temperature", 0);
+        body.put("stream", true);
+        body.put("logprobs", true); // one chunk per token, also for tokens without text of their own
+        body.put("stream_options", Map.of("include_usage", true));
+        HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(Json.compact(body))).build();
+        long sent = System.nanoTime();
+        HttpResponse<java.util.stream.Stream<String>> response = http.send(request, HttpResponse.BodyHandlers.ofLines());
+        if (response.statusCode() != 200) {
+            throw new IllegalStateException("HTTP " + response.statusCode() + ": " + String.join("\n", response.body().toList()));
+        }
+        double first = Double.NaN;
+        double last = 0;
+        int tokens = 0;
+        for (String line : (Iterable<String>) response.body()::iterator) {
+            if (!line.startsWith("data: {")) {
+                continue;
+            }
+            JsonNode chunk = Json.MAPPER.readTree(line.substring(6));
+            double now = (System.nanoTime() - sent) / 1e9;
+            if (chunk.path("choices").path(0).path("logprobs").path("content").size() > 0) { // a token, not the role chunk
+                first = Double.isNaN(first) ? now : first;
+                last = now;
+            }
+            if (chunk.hasNonNull("usage")) {
+                tokens = chunk.get("usage").get("completion_tokens").asInt();
+            }
+        }
+        return new Timing(first, last, tokens);
+    }
+
+    private static double percentile(double[] sorted, double p) {
+        return sorted.length == 0 ? Double.NaN : sorted[Math.max(0, (int) Math.ceil(p * sorted.length) - 1)];
+    }
+}
