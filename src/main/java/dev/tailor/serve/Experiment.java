@@ -13,7 +13,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -234,11 +233,9 @@ public final class Experiment {
     }
 
     /** Reads the JSON shape, each error naming the source and the field. */
-    private static final class Parser {
-        private final String source;
-
+    private static final class Parser extends ConfigReader {
         Parser(String source) {
-            this.source = source;
+            super(source);
         }
 
         Experiment experiment(JsonNode node) {
@@ -321,32 +318,6 @@ public final class Experiment {
                 throw error(field + ": '" + value + "' must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit");
             }
             return value;
-        }
-
-        private String text(JsonNode node, String field) {
-            if (node == null || node.isNull() || !node.isValueNode() || node.asText().isEmpty()) {
-                throw error(field + ": missing; give a string");
-            }
-            return node.asText();
-        }
-
-        private void requireObject(JsonNode node, String what, String expected) {
-            if (node == null || !node.isObject()) {
-                throw error(what + ": must be " + expected);
-            }
-        }
-
-        private void checkKeys(JsonNode node, Set<String> allowed, String prefix) {
-            for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
-                String key = it.next();
-                if (!allowed.contains(key)) {
-                    throw error(prefix + key + ": unknown key; allowed: " + String.join(", ", allowed.stream().sorted().toList()));
-                }
-            }
-        }
-
-        private TailorException error(String message) {
-            return new TailorException(source + ": " + message);
         }
     }
 }

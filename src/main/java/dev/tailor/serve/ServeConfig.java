@@ -93,12 +93,11 @@ public record ServeConfig(RequestLimits limits, List<ApiKey> apiKeys, Map<String
     }
 
     /** Reads each section, every error naming {@code source} and the field. */
-    private static final class Parser {
-        private final String source;
+    private static final class Parser extends ConfigReader {
         private final Path baseDir;
 
         Parser(String source, Path baseDir) {
-            this.source = source;
+            super(source);
             this.baseDir = baseDir;
         }
 
@@ -237,36 +236,6 @@ public record ServeConfig(RequestLimits limits, List<ApiKey> apiKeys, Map<String
                 throw error(field + ": must be true or false, got " + node);
             }
             return node.booleanValue();
-        }
-
-        private String text(JsonNode node, String field) {
-            if (node == null || node.isNull() || !node.isValueNode() || node.asText().isEmpty()) {
-                throw error(field + ": missing; give a string");
-            }
-            return node.asText();
-        }
-
-        private void requireObject(JsonNode node, String what, String expected) {
-            if (node == null || !node.isObject()) {
-                throw error(what + ": must be " + expected);
-            }
-        }
-
-        private void checkKeys(JsonNode node, Set<String> allowed, String prefix) {
-            for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
-                String key = it.next();
-                if (!allowed.contains(key)) {
-                    throw error(prefix + key + ": unknown key; allowed: " + String.join(", ", sorted(allowed)));
-                }
-            }
-        }
-
-        private static List<String> sorted(Set<String> names) {
-            return names.stream().sorted().toList();
-        }
-
-        private TailorException error(String message) {
-            return new TailorException(source + ": " + message);
         }
     }
 }
