@@ -59,7 +59,7 @@ final class DataReportCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Path html = out != null ? out : defaultOut(file);
-        int length = maxSeqLen == null ? 512 : maxSeqLen;
+        int length = ModelEncoder.maxSeqLenOrTrainingDefault(maxSeqLen);
         TrainingConfig estimateSettings;
         try {
             checkUsage(html);
@@ -118,15 +118,7 @@ final class DataReportCommand implements Callable<Integer> {
                 throw new TailorException(input + ": file not found; check the path");
             }
         }
-        if (maxSeqLen != null && model == null) {
-            throw new TailorException("--max-seq-len needs --model: token counts come from the model's tokenizer and chat template");
-        }
-        if (maxSeqLen != null && maxSeqLen < 2) {
-            throw new TailorException("--max-seq-len must be at least 2");
-        }
-        if (model != null && !Files.isDirectory(model)) {
-            throw new TailorException("--model " + model + ": not a directory");
-        }
+        ModelEncoder.checkOptions(model, maxSeqLen);
         if (Files.isDirectory(html)) {
             throw new TailorException("--out " + html + " is a directory; give a file name such as report.html");
         }

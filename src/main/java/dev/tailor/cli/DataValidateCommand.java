@@ -58,7 +58,7 @@ final class DataValidateCommand implements Callable<Integer> {
         }
         try (modelEncoder) {
             ChatEncoder encoder = modelEncoder == null ? null : modelEncoder.encoder();
-            ValidationReport report = new DataValidator(forced, encoder, maxSeqLen == null ? 512 : maxSeqLen).validate(file);
+            ValidationReport report = new DataValidator(forced, encoder, ModelEncoder.maxSeqLenOrTrainingDefault(maxSeqLen)).validate(file);
             out.print(json ? Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(report.toJson()) + "\n"
                     : report.summary(file.toString()));
             out.flush();
@@ -72,15 +72,7 @@ final class DataValidateCommand implements Callable<Integer> {
         if (!Files.isRegularFile(file)) {
             throw new TailorException(file + ": file not found; check the path");
         }
-        if (maxSeqLen != null && model == null) {
-            throw new TailorException("--max-seq-len needs --model: token counts come from the model's tokenizer and chat template");
-        }
-        if (maxSeqLen != null && maxSeqLen < 2) {
-            throw new TailorException("--max-seq-len must be at least 2");
-        }
-        if (model != null && !Files.isDirectory(model)) {
-            throw new TailorException("--model " + model + ": not a directory");
-        }
+        ModelEncoder.checkOptions(model, maxSeqLen);
     }
 
 }
