@@ -88,15 +88,13 @@ public final class Linear implements AutoCloseable {
         if (lora != null) {
             throw new IllegalStateException(name + ": an attached adapter and per-row adapters in one forward pass");
         }
-        for (RowAdapters.Group group : rows.groups) {
-            LoraWeights w = group.adapter().modules().get(name);
-            if (w == null) {
-                continue; // that adapter leaves this layer as it is
-            }
-            y = group.rows() == null ? y.add(delta(x, w, 0, y))
-                    : y.index_add(0, group.rows(), delta(x.index_select(0, group.rows()), w, 0, y));
+        Adapter every = rows.everyRow();
+        if (every != null) {
+            LoraWeights w = every.modules().get(name);
+            return w == null ? y : y.add(delta(x, w, 0, y)); // an adapter may leave this layer as it is
         }
-        return y;
+        Tensor delta = rows.mixedDelta(name, x);
+        return delta == null ? y : y.add(delta.to(y.scalar_type()));
     }
 
     /** {@code scaling * B A dropout(x)} computed in fp32 as PEFT does, in y's dtype. */

@@ -38,6 +38,8 @@ public final class Model implements AutoCloseable {
     final RmsNorm norm;
     final Tensor lmHead;
     private final RotaryEmbedding rope;
+    /** The adapters of the last mixed decoding step, concatenated; kept while steps use no others. */
+    private AdapterBank decodeBank;
 
     private Model(ModelConfig config, Path directory, DType dtype, Device device, Tensor embedding,
                   DecoderLayer[] layers, RmsNorm norm, Tensor lmHead) {
@@ -167,12 +169,36 @@ public final class Model implements AutoCloseable {
         Tensor hidden;
         try (Engine.ThreadSetting threads = decodesOnNativeKernel(n) ? Engine.singleThreaded() : null) {
             hidden = forward(ids, positions.view(n, 1), AttentionMasks.upTo(positions, longest), cache.step(positions, n, longest),
-                    longest - 1, RowAdapters.of(adapters, device));
+                    longest - 1, RowAdapters.of(adapters, bankFor(adapters), device));
         }
         for (int i = 0; i < n; i++) {
             cache.advance(i, 1);
         }
         return logits(hidden).view(n, -1);
+    }
+
+    /**
+     * A bank holding every adapter of a mixed batch: the last one while it holds them and not many
+     * more (a bank's extra adapters cost products), else a new one. Null when rows do not differ.
+     */
+    private AdapterBank bankFor(List<Adapter> perRow) {
+        if (!RowAdapters.mixed(perRow)) {
+            return null;
+        }
+        List<Adapter> distinct = new ArrayList<>(); // in order of first use, so that a batch's results do not vary by run
+        for (Adapter a : perRow) {
+            if (a != null && distinct.stream().noneMatch(d -> d == a)) {
+                distinct.add(a);
+            }
+        }
+        if (decodeBank == null || !decodeBank.holds(distinct) || decodeBank.size() > 2 * distinct.size()) {
+            if (decodeBank != null) {
+                decodeBank.close();
+            }
+            decodeBank = null; // a failure below must not leave a closed bank here
+            decodeBank = AdapterBank.of(distinct);
+        }
+        return decodeBank;
     }
 
     /**
@@ -331,5 +357,8 @@ public final class Model implements AutoCloseable {
         }
         embedding.close();
         rope.close();
+        if (decodeBank != null) {
+            decodeBank.close();
+        }
     }
 }

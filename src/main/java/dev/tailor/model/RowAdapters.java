@@ -1,62 +1,63 @@
 package dev.tailor.model;
 
 import dev.tailor.tensor.Device;
-import dev.tailor.tensor.Tensors;
-import java.util.ArrayList;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 
 /**
  * Which LoRA adapter each row of a batch uses during one forward pass (S-LoRA / Punica style): every
- * linear layer computes the base product once for all rows, then each adapter's {@code B A x} over
- * its own rows only; rows without an adapter get none. Passed down the forward pass instead of
- * attaching adapters to the layers, so that one model serves many adapters at once while
+ * linear layer computes the base product once for all rows, then the adapters' products, each row
+ * with its own adapter (through an {@link AdapterBank}) or none. Passed down the forward pass instead
+ * of attaching adapters to the layers, so that one model serves many adapters at once while
  * {@link Model#attach} stays the single-adapter path of training and the CLI.
  */
 final class RowAdapters {
-    /** The rows of one adapter: int64 indices on the model's device, or null for every row of the batch. */
-    record Group(Adapter adapter, Tensor rows) {}
+    private static final RowAdapters NONE = new RowAdapters(null, null, Map.of());
+    /** The adapter of every row, or null when rows differ (or none has one). */
+    private final Adapter everyRow;
+    private final AdapterBank bank;
+    private final Map<String, Tensor> masks;
 
-    private static final RowAdapters NONE = new RowAdapters(List.of());
-    final List<Group> groups;
-
-    private RowAdapters(List<Group> groups) {
-        this.groups = groups;
+    private RowAdapters(Adapter everyRow, AdapterBank bank, Map<String, Tensor> masks) {
+        this.everyRow = everyRow;
+        this.bank = bank;
+        this.masks = masks;
     }
 
     /** Every row with {@code adapter}, or with none when it is null. */
     static RowAdapters all(Adapter adapter) {
-        return adapter == null ? NONE : new RowAdapters(List.of(new Group(adapter, null)));
+        return adapter == null ? NONE : new RowAdapters(adapter, null, Map.of());
     }
 
-    /** Row i with {@code perRow.get(i)} (null = the base alone); index tensors are made in the caller's scope. */
-    static RowAdapters of(List<Adapter> perRow, Device device) {
-        Map<Adapter, List<Long>> rows = new IdentityHashMap<>();
-        List<Adapter> order = new ArrayList<>();
-        for (int i = 0; i < perRow.size(); i++) {
-            Adapter a = perRow.get(i);
-            if (a != null) {
-                rows.computeIfAbsent(a, k -> {
-                    order.add(k);
-                    return new ArrayList<>();
-                }).add((long) i);
-            }
+    /**
+     * Row i with {@code perRow.get(i)} (null = the base alone), taken from {@code bank}, which must
+     * hold all of them unless every row has the same adapter; the step's masks are made in the caller's scope.
+     */
+    static RowAdapters of(List<Adapter> perRow, AdapterBank bank, Device device) {
+        Adapter first = perRow.get(0);
+        if (perRow.stream().allMatch(a -> a == first)) {
+            return all(first); // one adapter (or none) for the whole batch: its own products, no mask
         }
-        if (order.size() == 1 && rows.get(order.get(0)).size() == perRow.size()) {
-            return all(order.get(0)); // one adapter for the whole batch: no gather and scatter needed
-        }
-        List<Group> groups = new ArrayList<>();
-        for (Adapter a : order) {
-            long[] indices = rows.get(a).stream().mapToLong(Long::longValue).toArray();
-            groups.add(new Group(a, Tensors.fromLongs(indices, indices.length).to(device.torchDevice(), torch.ScalarType.Long)));
-        }
-        return new RowAdapters(groups);
+        return new RowAdapters(null, bank, bank.masks(perRow, device));
+    }
+
+    /** Whether rows differ in their adapters, so that {@link Model#decode} needs a bank holding them. */
+    static boolean mixed(List<Adapter> perRow) {
+        return perRow.stream().anyMatch(a -> a != perRow.get(0));
     }
 
     boolean isEmpty() {
-        return groups.isEmpty();
+        return everyRow == null && bank == null;
+    }
+
+    /** The adapter every row uses, or null. */
+    Adapter everyRow() {
+        return everyRow;
+    }
+
+    /** The rows' adapter products for {@code module} in fp32, or null where none of their adapters has it. */
+    Tensor mixedDelta(String module, Tensor x) {
+        return bank == null ? null : bank.delta(module, x, masks.get(module));
     }
 }

@@ -18,6 +18,7 @@ import java.util.function.Consumer;
 import java.util.function.IntConsumer;
 import java.util.function.Supplier;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 
 /**
@@ -130,7 +131,9 @@ final class Scheduler implements Runnable {
     public void run() {
         thread = Thread.currentThread();
         RuntimeException failure = null;
-        try {
+        // inference only: an adapter whose weights still require gradients (one made in this process)
+        // would otherwise record a graph into the KV cache and keep every later step off the bf16 kernel
+        try (NoGradGuard noGrad = new NoGradGuard()) {
             while (true) {
                 takeInbox(!stopping && idle());
                 if (stopping && System.nanoTime() - deadlineNanos >= 0) {
