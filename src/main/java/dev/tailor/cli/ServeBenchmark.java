@@ -54,7 +54,7 @@ final class ServeBenchmark implements Callable<Integer> {
     @Option(names = "--concurrency", defaultValue = "1,8,32", split = ",", description = "clients sending at once (default: ${DEFAULT-VALUE})")
     List<Integer> concurrency;
 
-    @Option(names = "--requests", defaultValue = "2", description = "requests per client per measurement (default: ${DEFAULT-VALUE})")
+    @Option(names = "--requests", defaultValue = "4", description = "requests per client per measurement (default: ${DEFAULT-VALUE})")
     int requestsPerClient;
 
     @Option(names = "--prompt-words", defaultValue = "60")
@@ -94,11 +94,20 @@ final class ServeBenchmark implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "model: %s bf16 on %d cores; %d adapters (LoRA r 16, q,k,v,o); streaming chat, %d-word prompts,"
                     + " %d output tokens; %s%n", preset, Runtime.getRuntime().availableProcessors(), adapters, promptWords, maxTokens, base);
             HttpClient http = HttpClient.newHttpClient();
-            measure(http, base, 1, false); // warm-up: JIT, page cache, first adapter loads
+            // warm-up: JIT, page cache, each adapter's first load; its duration sets how clients' starts are spread
+            for (int i = -1; i < adapters; i++) {
+                request(http, base, i < 0 ? "base" : "a" + i, BenchText.words(new SplittableRandom(-2 - i), promptWords));
+            }
+            long warmStart = System.nanoTime();
+            request(http, base, "base", BenchText.words(new SplittableRandom(-1), promptWords));
+            long oneRequestNanos = System.nanoTime() - warmStart;
+            System.out.printf(Locale.ROOT, "each of c clients sends %d requests one after the other; client i starts at i/c of one request's"
+                    + " duration (%.0f ms), as arrivals spread in time rather than one burst%n", requestsPerClient, oneRequestNanos / 1e6);
             Map<String, double[]> summary = new LinkedHashMap<>();
             for (int c : concurrency) {
-                double[] alone = measure(http, base, c, false);
-                double[] spread = adapters == 0 ? alone : measure(http, base, c, true);
+                long stagger = oneRequestNanos / c;
+                double[] alone = measure(http, base, c, stagger, false);
+                double[] spread = adapters == 0 ? alone : measure(http, base, c, stagger, true);
                 summary.put(c + "", new double[] {alone[0], spread[0], spread[1], spread[2]});
                 System.out.printf(Locale.ROOT, "concurrency %d: base alone %.1f tokens/s; over %d adapters %.1f tokens/s (%.0f%% of base alone),"
                                 + " time to first token p50 %.0f ms p95 %.0f ms, inter-token latency p50 %.0f ms%n",
@@ -143,8 +152,8 @@ final class ServeBenchmark implements Callable<Integer> {
         throw new IllegalStateException("tailor serve did not start");
     }
 
-    /** {tokens/s, p50 and p95 time to first token (ms), p50 inter-token latency (ms)} of c clients. */
-    private double[] measure(HttpClient http, String base, int c, boolean spread) throws Exception {
+    /** {tokens/s, p50 and p95 time to first token (ms), p50 inter-token latency (ms)} of c clients, client i starting i x stagger late. */
+    private double[] measure(HttpClient http, String base, int c, long staggerNanos, boolean spread) throws Exception {
         ExecutorService clients = Executors.newFixedThreadPool(c);
         List<Future<List<Timing>>> results = new ArrayList<>();
         long start = System.nanoTime();
@@ -152,6 +161,7 @@ final class ServeBenchmark implements Callable<Integer> {
             int id = client;
             results.add(clients.submit(() -> {
                 SplittableRandom random = new SplittableRandom(id);
+                TimeUnit.NANOSECONDS.sleep(id * staggerNanos);
                 List<Timing> timings = new ArrayList<>();
                 for (int r = 0; r < requestsPerClient; r++) {
                     String model = spread ? "a" + ((id * requestsPerClient + r) % adapters) : "base";
