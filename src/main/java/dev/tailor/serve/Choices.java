@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The generations of one HTTP request (n per prompt), submitted to the engine together. Their
@@ -78,9 +79,9 @@ final class Choices {
         return handles.size();
     }
 
-    /** The next event of any choice, waiting for it. */
-    Event next() throws InterruptedException {
-        return events.take();
+    /** The next event of any choice, or null when none came within {@code millis}. */
+    Event next(long millis) throws InterruptedException {
+        return events.poll(millis, TimeUnit.MILLISECONDS);
     }
 
     /** Every choice's result in order; a failed choice fails it. */

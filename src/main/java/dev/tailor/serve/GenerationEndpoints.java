@@ -36,6 +36,13 @@ import java.util.concurrent.ThreadLocalRandom;
 final class GenerationEndpoints {
     /** The variant an experiment assigned, on every response to a request for an experiment. */
     static final String VARIANT_HEADER = "X-Tailor-Variant";
+    /**
+     * How long a stream stays silent before a comment line goes out: a client that closed its
+     * connection is only noticed when a write fails, and a request still waiting for its first token
+     * (or behind other prompts' prefill) would otherwise be noticed only after it was generated.
+     */
+    private static final long KEEP_ALIVE_MILLIS = 1000;
+    private static final byte[] KEEP_ALIVE = ": waiting\n\n".getBytes(StandardCharsets.UTF_8);
 
     private enum Kind { CHAT, TEXT }
 
@@ -367,7 +374,12 @@ final class GenerationEndpoints {
             int open = choices.size();
             RuntimeException failure = null;
             while (open > 0) {
-                Choices.Event e = choices.next();
+                Choices.Event e = choices.next(KEEP_ALIVE_MILLIS);
+                if (e == null) { // an SSE comment, which clients skip: writing is how a client that went away is noticed
+                    out.write(KEEP_ALIVE);
+                    out.flush();
+                    continue;
+                }
                 int c = e.index();
                 if (e instanceof Choices.Token t) {
                     String text = t.token().text();

@@ -456,6 +456,45 @@ class ServerGenerationTest {
         }
     }
 
+    /**
+     * A streaming request still waiting for a place when its client goes away is dropped before it
+     * is prefilled: its silent stream gets a keep-alive comment every second, and the failed write
+     * cancels it. (Before, it was noticed only at its first token, so abandoned requests in the
+     * queue were still prefilled.)
+     */
+    @Test
+    void aStreamingRequestWhoseClientLeavesWhileQueuedIsNeverGenerated() throws Exception {
+        EngineOptions one = EngineOptions.defaults().withMaxRunning(1).withMaxWaiting(4).withMaxSequenceLength(2048);
+        try (ServeFixture.Running r = fixture.start(ServeConfig.NONE, dir.resolve("queued.db"), one)) {
+            CountDownLatch gate = new CountDownLatch(1);
+            ServeFixtures.Collector held = new ServeFixtures.Collector(gate);
+            r.engine().submit(new GenerationRequest(new int[] {1, 2, 3}, null, SamplingParams.greedy(2, Set.of()), 0, held));
+            ServeFixtures.await(held.atFirstToken); // the engine's one place is taken and its thread held
+            HttpRequest request = HttpRequest.newBuilder(URI.create(r.url("/v1/chat/completions"))).header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"model\": \"tiny\", \"messages\": [{\"role\": \"user\","
+                            + " \"content\": \"hi\"}], \"temperature\": 0, \"stream\": true, \"max_tokens\": 50}")).build();
+            HttpResponse<InputStream> streaming = HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofInputStream());
+            String id;
+            try (InputStream in = streaming.body()) {
+                byte[] first = new byte[64];
+                String start = new String(first, 0, in.readNBytes(first, 0, first.length), StandardCharsets.UTF_8);
+                id = start.substring(start.indexOf("chatcmpl-"), start.indexOf('"', start.indexOf("chatcmpl-")));
+            } // the role chunk came at once; closing the body now closes the connection while the request waits
+            Thread.sleep(4_000); // a few keep-alive intervals: the writes after the close fail
+            gate.countDown();
+            held.result();
+            LoggedRequest logged = null;
+            for (int i = 0; i < 600 && logged == null; i++) {
+                r.log().flush();
+                logged = r.log().find(id).orElse(null);
+                Thread.sleep(50);
+            }
+            assertTrue(logged != null, "the cancelled request is logged");
+            assertEquals(LoggedRequest.Status.CANCELLED, logged.status());
+            assertEquals(0, logged.completionTokens(), "dropped from the queue, never prefilled");
+        }
+    }
+
     /** A drain of 0 s: closing the server cancels the stream in flight, which ends with an error event and is logged. */
     @Test
     void closingTheServerCancelsWhatOutlivesTheDrain() throws Exception {
