@@ -118,13 +118,13 @@ final class ServeCommand implements Callable<Integer>, ConfigFile.OwnFormat {
             opened.add(server);
             InetSocketAddress bound = server.address();
             String where = bound.getAddress().getHostAddress();
-            System.out.println("tailor serve: listening on http://" + (where.contains(":") ? "[" + where + "]" : where) + ":"
-                    + bound.getPort() + " (model " + baseId + ", " + catalog.adapters().size() + " adapters, "
-                    + settings.experiments().size() + " experiments)");
-            if (!withKeys) {
+            if (!withKeys) { // before the "listening" line, which scripts and tests wait for
                 System.out.println("tailor serve: no API keys configured, so listening on " + where
                         + " only; add api_keys to serve.yaml to accept other hosts");
             }
+            System.out.println("tailor serve: listening on http://" + (where.contains(":") ? "[" + where + "]" : where) + ":"
+                    + bound.getPort() + " (model " + baseId + ", " + catalog.adapters().size() + " adapters, "
+                    + settings.experiments().size() + " experiments)");
             System.out.flush();
         } catch (RuntimeException e) {
             closeAll(opened);
