@@ -1,6 +1,7 @@
 package dev.tailor.model;
 
 import dev.tailor.tensor.Tensors;
+import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -72,20 +73,43 @@ final class DecoderLayer implements AutoCloseable {
      * @param adapters each row's adapter for this pass, or null for the attached adapter (if any)
      */
     Tensor forward(Tensor x, Tensor[] rope, Tensor allowed, LayerCache cache, RowAdapters adapters) {
-        long b = x.size(0);
-        long t = x.size(1);
-        int d = config.headDim();
         Tensor[] projected = qkv.forward(inputNorm.forward(x), adapters);
-        Tensor qs = RotaryEmbedding.apply(projected[0].view(b, t, config.numHeads(), d).transpose(1, 2), rope[0], rope[1]);
-        Tensor ks = RotaryEmbedding.apply(projected[1].view(b, t, config.numKvHeads(), d).transpose(1, 2), rope[0], rope[1]);
-        Tensor vs = projected[2].view(b, t, config.numKvHeads(), d).transpose(1, 2);
+        Tensor attended = attend(projected[0], projected[1], projected[2], x.size(0), x.size(1), rope[0], rope[1], allowed, cache);
+        return mlp(x.add(o.forward(attended, adapters)), adapters);
+    }
+
+    /**
+     * Rows of several sequences in one pass, x [rows, 1, hidden]: the linear layers run once over all
+     * rows, attention per segment (each with its own positions, mask and cache).
+     */
+    Tensor forward(Tensor x, List<Segment> segments, RowAdapters adapters) {
+        Tensor[] projected = qkv.forward(inputNorm.forward(x), adapters);
+        Tensor[] parts = new Tensor[segments.size()];
+        for (int i = 0; i < parts.length; i++) {
+            Segment s = segments.get(i);
+            long rows = s.b() * s.t();
+            parts[i] = attend(projected[0].narrow(0, s.first(), rows), projected[1].narrow(0, s.first(), rows),
+                    projected[2].narrow(0, s.first(), rows), s.b(), s.t(), s.cos(), s.sin(), s.allowed(), s.cache()).reshape(rows, 1, -1);
+        }
+        return mlp(x.add(o.forward(Tensors.cat(0, parts), adapters)), adapters);
+    }
+
+    /** Attention of b sequences of t tokens, from their q, k, v projections [b * t rows, width]: [b, t, heads * head_dim]. */
+    private Tensor attend(Tensor q, Tensor k, Tensor v, long b, long t, Tensor cos, Tensor sin, Tensor allowed, LayerCache cache) {
+        int d = config.headDim();
+        Tensor qs = RotaryEmbedding.apply(q.view(b, t, config.numHeads(), d).transpose(1, 2), cos, sin);
+        Tensor ks = RotaryEmbedding.apply(k.view(b, t, config.numKvHeads(), d).transpose(1, 2), cos, sin);
+        Tensor vs = v.view(b, t, config.numKvHeads(), d).transpose(1, 2);
         if (cache != null) {
             Tensor[] kv = cache.append(index, ks, vs);
             ks = kv[0];
             vs = kv[1];
         }
         Tensor attended = Tensors.attention(qs, ks, vs, allowed, 1.0 / Math.sqrt(d));
-        x = x.add(o.forward(attended.transpose(1, 2).reshape(b, t, (long) config.numHeads() * d), adapters));
+        return attended.transpose(1, 2).reshape(b, t, (long) config.numHeads() * d);
+    }
+
+    private Tensor mlp(Tensor x, RowAdapters adapters) {
         Tensor[] gateAndUp = gateUp.forward(postAttentionNorm.forward(x), adapters);
         return x.add(down.forward(torch.silu(gateAndUp[0]).mul(gateAndUp[1]), adapters));
     }

@@ -150,6 +150,17 @@ public final class Model implements AutoCloseable {
      * fp32 next-token logits [n, vocab].
      */
     public Tensor decode(SlotKvCache cache, int[] tokens, List<Adapter> adapters) {
+        return decode(cache, tokens, adapters, null);
+    }
+
+    /**
+     * {@link #decode(SlotKvCache, int[], List)} with the next part of a prompt in the same pass (vLLM's
+     * chunked prefill): the matrix products run once over the decoding rows and the prompt's tokens,
+     * so the decoding rows ride along products that read every weight anyway; attention stays per
+     * sequence. Returns [n + 1, vocab]: the decoding rows, then the logits after the chunk's last
+     * token. {@code chunk} null is a plain decoding step.
+     */
+    public Tensor decode(SlotKvCache cache, int[] tokens, List<Adapter> adapters, PromptChunk chunk) {
         int n = tokens.length;
         if (n == 0 || n > cache.slots() || adapters.size() != n) {
             throw new IllegalArgumentException(n + " tokens, " + adapters.size() + " adapters, " + cache.slots() + " slots");
@@ -164,6 +175,9 @@ public final class Model implements AutoCloseable {
         if (longest > cache.maxLength()) {
             throw new IllegalArgumentException("a sequence of " + longest + " tokens in a slot of " + cache.maxLength());
         }
+        if (chunk != null) {
+            return decodeWithChunk(cache, tokens, adapters, chunk, pos, longest);
+        }
         Tensor ids = Tensors.fromLongs(Arrays.stream(tokens).asLongStream().toArray(), n, 1).to(device.torchDevice(), torch.ScalarType.Long);
         Tensor positions = Tensors.fromLongs(pos, n).to(device.torchDevice(), torch.ScalarType.Long);
         Tensor hidden;
@@ -175,6 +189,52 @@ public final class Model implements AutoCloseable {
             cache.advance(i, 1);
         }
         return logits(hidden).view(n, -1);
+    }
+
+    /** The decoding rows (0..n-1 of the pass) and the prompt chunk's tokens (n..n+t-1) as two attention segments of one pass. */
+    private Tensor decodeWithChunk(SlotKvCache cache, int[] tokens, List<Adapter> adapters, PromptChunk chunk, long[] pos, int longest) {
+        int n = tokens.length;
+        int t = chunk.tokens().length;
+        int past = chunk.slot() < n || chunk.slot() >= cache.slots() ? -1 : cache.length(chunk.slot());
+        checkTokens(chunk.tokens(), "prompt");
+        if (past < 0 || t == 0 || past + t > cache.maxLength()) {
+            throw new IllegalArgumentException(t + " prompt tokens for slot " + chunk.slot() + " next to " + n + " decoding rows in "
+                    + cache.slots() + " slots of " + cache.maxLength());
+        }
+        long[] ids = new long[n + t];
+        long[] positions = new long[n + t];
+        List<Adapter> perRow = new ArrayList<>(adapters);
+        for (int i = 0; i < n; i++) {
+            ids[i] = tokens[i];
+            positions[i] = pos[i];
+        }
+        for (int j = 0; j < t; j++) {
+            ids[n + j] = chunk.tokens()[j];
+            positions[n + j] = past + j;
+            perRow.add(chunk.adapter());
+        }
+        Tensor idTensor = Tensors.fromLongs(ids, n + t, 1).to(device.torchDevice(), torch.ScalarType.Long);
+        Tensor positionTensor = Tensors.fromLongs(positions, n + t, 1).to(device.torchDevice(), torch.ScalarType.Long);
+        Tensor decodePositions = positionTensor.narrow(0, 0, n).view(n);
+        Tensor x = torch.embedding(embedding, idTensor);
+        // rotary tables [rows, 1, 1, head_dim]: the decoding rows as n sequences of 1, the chunk as 1 sequence of t
+        Tensor[] cosSin = rope.tables(positionTensor, Math.max(longest, past + t), x.scalar_type());
+        List<Segment> segments = List.of(
+                new Segment(0, n, 1, cosSin[0].narrow(0, 0, n), cosSin[1].narrow(0, 0, n), AttentionMasks.upTo(decodePositions, longest),
+                        cache.step(decodePositions, n, longest)),
+                new Segment(n, 1, t, cosSin[0].narrow(0, n, t).view(1, 1, t, -1), cosSin[1].narrow(0, n, t).view(1, 1, t, -1),
+                        AttentionMasks.causal(past, t, device), cache.chunk(chunk.slot(), t)));
+        RowAdapters rows = RowAdapters.of(perRow, bankFor(perRow), device);
+        for (DecoderLayer layer : layers) {
+            x = layer.forward(x, segments, rows);
+        }
+        Tensor hidden = norm.forward(x);
+        for (int i = 0; i < n; i++) {
+            cache.advance(i, 1);
+        }
+        cache.advance(chunk.slot(), t);
+        Tensor last = Tensors.cat(0, hidden.narrow(0, 0, n), hidden.narrow(0, n + t - 1, 1));
+        return logits(last).view(n + 1, -1);
     }
 
     /**

@@ -2,6 +2,7 @@ package dev.tailor.serve;
 
 import dev.tailor.model.Adapter;
 import dev.tailor.model.Model;
+import dev.tailor.model.PromptChunk;
 import dev.tailor.model.SlotKvCache;
 import dev.tailor.model.TokenLogprob;
 import java.time.Duration;
@@ -26,12 +27,14 @@ import org.bytedeco.pytorch.Tensor;
  * libtorch call of the engine happens on it. Other threads only put work into its inbox.
  *
  * <p>Each iteration: (1) run adapter (un)registrations and take new work from the inbox; (2) drop
- * what was cancelled; (3) prefill: continue the partly prefilled prompt, then admit waiting requests
- * in order of arrival whenever a slot is free and their adapter can be resident, at most
- * {@link EngineOptions#prefillTokensPerStep} prompt tokens in all (a longer prompt continues in the
- * next iteration, so running streams wait for at most that many prompt tokens per token they get); a
- * prompt-scoring job runs whole in its turn; (4) one decoding step for every running sequence,
- * whatever their adapters; (5) finished and cancelled sequences leave and free their slot.
+ * what was cancelled; (3) with sequences decoding: one decoding step for every running sequence,
+ * whatever their adapters, in the same forward pass as the next chunk of one prompt (the partly read
+ * one, else the next waiting request in order of arrival whose adapter can be resident, when a slot
+ * is free), at most {@link EngineOptions#prefillTokensPerStep} tokens: the chunk's matrix products
+ * read every weight anyway, so the decoding rows ride along almost free (vLLM's chunked prefill);
+ * (3') with none decoding: prefill waiting prompts alone, up to that many tokens, then decode the
+ * ones that are read; a prompt-scoring job runs whole in its turn; (4) finished and cancelled
+ * sequences leave and free their slot, and a prompt read to its end joins with its first token.
  */
 final class Scheduler implements Runnable {
     private static final Object WAKE = new Object();
@@ -143,9 +146,13 @@ final class Scheduler implements Runnable {
                 if (stopping && idle()) {
                     break;
                 }
-                admit();
-                if (!running.isEmpty()) {
-                    decode();
+                if (running.isEmpty()) {
+                    admit();
+                    if (!running.isEmpty()) {
+                        decode(null);
+                    }
+                } else {
+                    decode(nextPrefill());
                 }
                 runningCount = running.size();
             }
@@ -239,6 +246,29 @@ final class Scheduler implements Runnable {
         }
     }
 
+    /**
+     * The sequence whose next prompt chunk rides along this iteration's decoding step: the partly
+     * prefilled one, else the next admissible request (scoring jobs met on the way run whole, within
+     * the iteration's prompt-token budget), or null.
+     */
+    private Sequence nextPrefill() {
+        int budget = options.prefillTokensPerStep();
+        while (prefilling == null && budget > 0) {
+            Work next = nextAdmissible();
+            if (next == null) {
+                return null;
+            }
+            if (next instanceof ScoreJob job) {
+                budget -= job.tokens.length;
+                score(job);
+                continue;
+            }
+            prefilling = (Sequence) next;
+            prefilling.slot = running.size();
+        }
+        return prefilling;
+    }
+
     /** The first waiting work that can start now: a slot is free for a generation, and its adapter can be resident. */
     private Work nextAdmissible() {
         for (Iterator<Work> it = waiting.iterator(); it.hasNext(); ) {
@@ -291,24 +321,33 @@ final class Scheduler implements Runnable {
             return n;
         }
         if (s.prefillDone()) {
-            prefilling = null;
-            if (s.continuation.done() || s.isCancelled()) {
-                cache.clear(s.slot);
-                finish(s, reasonOf(s));
-            } else {
-                int row = running.size(); // a sequence that left while this one was prefilled may have moved the end
-                if (s.slot != row) {
-                    cache.move(s.slot, row);
-                    s.slot = row;
-                }
-                running.add(s);
-            }
+            joinOrFinish(s);
         }
         return n;
     }
 
-    /** One decoding step for all running sequences, each with its own adapter, then the finished ones leave. */
-    private void decode() {
+    /** A sequence whose prompt is read (and its first token taken) joins the decoding rows, or ends there. */
+    private void joinOrFinish(Sequence s) {
+        prefilling = null;
+        if (s.continuation.done() || s.isCancelled()) {
+            cache.clear(s.slot);
+            finish(s, reasonOf(s));
+        } else {
+            int row = running.size(); // a sequence that left while this one was prefilled may have moved the end
+            if (s.slot != row) {
+                cache.move(s.slot, row);
+                s.slot = row;
+            }
+            running.add(s);
+        }
+    }
+
+    /**
+     * One decoding step for all running sequences, each with its own adapter, with the next chunk of
+     * {@code reading}'s prompt (if any) in the same pass; then the finished ones leave, and
+     * {@code reading} joins them once its prompt is read.
+     */
+    private void decode(Sequence reading) {
         int n = running.size();
         int[] tokens = new int[n];
         List<Adapter> rowAdapters = new ArrayList<>(n);
@@ -319,16 +358,28 @@ final class Scheduler implements Runnable {
             rowAdapters.add(s.adapter);
             top = Math.max(top, s.topLogprobs);
         }
+        PromptChunk chunk = null;
+        if (reading != null) {
+            int t = Math.min(options.prefillTokensPerStep(), reading.prompt.length - reading.prefilled);
+            chunk = new PromptChunk(reading.slot, Arrays.copyOfRange(reading.prompt, reading.prefilled, reading.prefilled + t), reading.adapter);
+        }
         try (PointerScope scope = new PointerScope()) {
-            Tensor logits = model.decode(cache, tokens, rowAdapters);
+            Tensor logits = model.decode(cache, tokens, rowAdapters, chunk);
             int[] next = new int[n];
             for (int i = 0; i < n; i++) {
                 next[i] = running.get(i).continuation.sample(logits.select(0, i));
             }
-            List<TokenLogprob> picked = TokenLogprob.pick(logits, next, top);
+            List<TokenLogprob> picked = TokenLogprob.pick(logits.narrow(0, 0, n), next, top);
             for (int i = 0; i < n; i++) {
                 Sequence s = running.get(i);
                 accept(s, next[i], picked.get(i).limit(s.topLogprobs));
+            }
+            if (reading != null) {
+                reading.prefilled += chunk.tokens().length;
+                if (reading.prefillDone()) {
+                    int token = reading.continuation.sample(logits.select(0, n));
+                    accept(reading, token, TokenLogprob.pick(logits.narrow(0, n, 1), new int[] {token}, reading.topLogprobs).get(0));
+                }
             }
         } catch (RuntimeException e) { // a failed step leaves every row's cache in doubt: fail the batch, keep serving
             for (Sequence s : running) {
@@ -336,12 +387,20 @@ final class Scheduler implements Runnable {
                 fail(s, e);
             }
             running.clear();
+            if (reading != null) {
+                prefilling = null;
+                cache.clear(reading.slot);
+                fail(reading, e);
+            }
             return;
         }
         decodeSteps = decodeSteps + 1;
         decodedTokens = decodedTokens + n;
         stepObserver.accept(n);
         removeFinished();
+        if (reading != null && reading.prefillDone()) {
+            joinOrFinish(reading);
+        }
     }
 
     /** Finished or cancelled sequences leave; the last running one moves into each freed slot, keeping rows 0..n-1 dense. */

@@ -48,7 +48,7 @@ class AdapterBankTest {
     }
 
     /** Non-zero B (created adapters start at B = 0, which would make every delta zero). */
-    private static Adapter randomized(Adapter adapter, long seed) {
+    static Adapter randomized(Adapter adapter, long seed) {
         Random random = new Random(seed);
         try (PointerScope scope = new PointerScope()) {
             for (LoraWeights w : adapter.modules().values()) {
