@@ -59,7 +59,8 @@ public final class Engine {
     /** One line for logs and benchmark reports: versions, threads and the OpenMP settings in effect. */
     public static String describe() {
         return "libtorch 2.7.1 (Bytedeco presets), " + threads() + " intra-op threads, OMP_WAIT_POLICY="
-                + System.getenv().getOrDefault("OMP_WAIT_POLICY", "(unset)") + ", OPENBLAS_NUM_THREADS="
+                + System.getenv().getOrDefault("OMP_WAIT_POLICY", "(unset)") + ", GOMP_SPINCOUNT="
+                + System.getenv().getOrDefault("GOMP_SPINCOUNT", "(unset)") + ", OPENBLAS_NUM_THREADS="
                 + System.getenv().getOrDefault("OPENBLAS_NUM_THREADS", "(unset)");
     }
 }
