@@ -230,17 +230,12 @@ final class Scheduler implements Runnable {
         int budget = options.prefillTokensPerStep();
         while (budget > 0) {
             if (prefilling == null) {
-                Work next = nextAdmissible();
-                if (next == null) {
+                int scored = startNext();
+                if (scored < 0) {
                     return;
                 }
-                if (next instanceof ScoreJob job) {
-                    budget -= job.tokens.length;
-                    score(job);
-                    continue;
-                }
-                prefilling = (Sequence) next;
-                prefilling.slot = running.size();
+                budget -= scored;
+                continue;
             }
             budget -= prefillChunk(prefilling, budget);
         }
@@ -254,19 +249,32 @@ final class Scheduler implements Runnable {
     private Sequence nextPrefill() {
         int budget = options.prefillTokensPerStep();
         while (prefilling == null && budget > 0) {
-            Work next = nextAdmissible();
-            if (next == null) {
+            int scored = startNext();
+            if (scored < 0) {
                 return null;
             }
-            if (next instanceof ScoreJob job) {
-                budget -= job.tokens.length;
-                score(job);
-                continue;
-            }
-            prefilling = (Sequence) next;
-            prefilling.slot = running.size();
+            budget -= scored;
         }
         return prefilling;
+    }
+
+    /**
+     * Starts the first admissible waiting work: a scoring job runs whole and its token count is
+     * returned (it counts against the prompt-token budget); a generation becomes the one being
+     * prefilled, in the next free slot (0). -1 when nothing can start now.
+     */
+    private int startNext() {
+        Work next = nextAdmissible();
+        if (next == null) {
+            return -1;
+        }
+        if (next instanceof ScoreJob job) {
+            score(job);
+            return job.tokens.length;
+        }
+        prefilling = (Sequence) next;
+        prefilling.slot = running.size();
+        return 0;
     }
 
     /** The first waiting work that can start now: a slot is free for a generation, and its adapter can be resident. */

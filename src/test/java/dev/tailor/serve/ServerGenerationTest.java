@@ -444,13 +444,7 @@ class ServerGenerationTest {
                 assertTrue(start.startsWith("data: {\"id\":\"cmpl-"), start);
                 id = start.substring(start.indexOf("cmpl-"), start.indexOf('"', start.indexOf("cmpl-")));
             } // closing the body before its end closes the connection
-            LoggedRequest logged = null;
-            for (int i = 0; i < 600 && logged == null; i++) {
-                r.log().flush();
-                logged = r.log().find(id).orElse(null);
-                Thread.sleep(50);
-            }
-            assertTrue(logged != null, "the cancelled request is logged");
+            LoggedRequest logged = awaitLogged(r, id);
             assertEquals(LoggedRequest.Status.CANCELLED, logged.status());
             assertTrue(logged.completionTokens() < budget, logged.completionTokens() + " tokens");
         }
@@ -483,16 +477,23 @@ class ServerGenerationTest {
             Thread.sleep(4_000); // a few keep-alive intervals: the writes after the close fail
             gate.countDown();
             held.result();
-            LoggedRequest logged = null;
-            for (int i = 0; i < 600 && logged == null; i++) {
-                r.log().flush();
-                logged = r.log().find(id).orElse(null);
-                Thread.sleep(50);
-            }
-            assertTrue(logged != null, "the cancelled request is logged");
+            LoggedRequest logged = awaitLogged(r, id);
             assertEquals(LoggedRequest.Status.CANCELLED, logged.status());
             assertEquals(0, logged.completionTokens(), "dropped from the queue, never prefilled");
         }
+    }
+
+    /** The request log's record of {@code id}, once the asynchronous writer has it (up to 30 s). */
+    private static LoggedRequest awaitLogged(ServeFixture.Running r, String id) throws InterruptedException {
+        for (int i = 0; i < 600; i++) {
+            r.log().flush();
+            LoggedRequest logged = r.log().find(id).orElse(null);
+            if (logged != null) {
+                return logged;
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("request " + id + " was not logged");
     }
 
     /** A drain of 0 s: closing the server cancels the stream in flight, which ends with an error event and is logged. */
