@@ -22,8 +22,11 @@ final class Sampler {
 
     /** @param logits fp32 [V] of one sequence; {@code seen} = prompt and generated ids (for the repetition penalty). */
     int next(Tensor logits, int[] seen) {
-        Tensor row = logits.clone();
-        if (params.repetitionPenalty() != 1.0 && seen.length > 0) {
+        boolean penalize = params.repetitionPenalty() != 1.0 && seen.length > 0;
+        // only the penalty edits in place (the steps below make new tensors): copy the caller's logits for it
+        // alone, as a copy of 152k logits per row and token was a visible part of a decoding step
+        Tensor row = penalize ? logits.clone() : logits;
+        if (penalize) {
             applyRepetitionPenalty(row, seen);
         }
         // below float's smallest normal value the temperature is greedy for every practical purpose

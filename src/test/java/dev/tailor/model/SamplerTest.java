@@ -1,5 +1,6 @@
 package dev.tailor.model;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -86,6 +87,21 @@ class SamplerTest {
         assertEquals(1, next(greedy, new float[] {0.1f, 3.2f, -1f, 3.1f, 2f}, NONE));
         assertEquals(4, next(greedy, new float[] {-5f, -4f, -3f, -2f, -1f}, NONE));
         assertEquals(0, next(greedy, new float[] {7f, -4f, 6.99f}, NONE));
+    }
+
+    /** The engine reports log-probabilities from the same logits after sampling: no setting may change them. */
+    @Test
+    void samplingLeavesTheCallersLogitsAsTheyWere() {
+        float[] values = {2.0f, 1.5f, -0.5f, -3.0f, 0.7f};
+        List<SamplingParams> settings = List.of(sampling(0), sampling(0).withRepetitionPenalty(1.3),
+                sampling(0.8).withTopK(2).withTopP(0.9).withMinP(0.05).withRepetitionPenalty(1.3));
+        for (SamplingParams params : settings) {
+            try (PointerScope scope = new PointerScope()) {
+                Tensor logits = Tensors.fromFloats(values, values.length);
+                new Sampler(params).next(logits, new int[] {0, 3});
+                assertArrayEquals(values, Tensors.toFloats(logits), params.toString());
+            }
+        }
     }
 
     @Test
