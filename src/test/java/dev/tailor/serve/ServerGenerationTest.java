@@ -418,17 +418,13 @@ class ServerGenerationTest {
     void overloadIs429AndAClientThatGoesAwayCancelsItsGeneration() throws Exception {
         EngineOptions one = EngineOptions.defaults().withMaxRunning(1).withMaxWaiting(0).withMaxSequenceLength(2048);
         try (ServeFixture.Running r = fixture.start(ServeConfig.NONE, dir.resolve("busy.db"), one)) {
-            CountDownLatch gate = new CountDownLatch(1);
-            ServeFixtures.Collector held = new ServeFixtures.Collector(gate);
-            r.engine().submit(new GenerationRequest(new int[] {1, 2, 3}, null, SamplingParams.greedy(2, Set.of()), 0, held));
-            ServeFixtures.await(held.atFirstToken);
+            Runnable release = holdTheOnlyPlace(r);
             HttpResponse<String> refused = post(r.url("/v1/chat/completions"), null,
                     "{\"model\": \"tiny\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"max_tokens\": 2}");
             assertEquals(429, refused.statusCode(), refused.body());
             assertEquals("1", refused.headers().firstValue("Retry-After").orElseThrow());
             assertEquals("rate_limit_exceeded", ServeFixture.readTree(refused.body()).at("/error/code").asText());
-            gate.countDown();
-            held.result();
+            release.run();
 
             int budget = 2000;
             HttpRequest request = HttpRequest.newBuilder(URI.create(r.url("/v1/completions"))).header("Content-Type", "application/json")
@@ -460,10 +456,7 @@ class ServerGenerationTest {
     void aStreamingRequestWhoseClientLeavesWhileQueuedIsNeverGenerated() throws Exception {
         EngineOptions one = EngineOptions.defaults().withMaxRunning(1).withMaxWaiting(4).withMaxSequenceLength(2048);
         try (ServeFixture.Running r = fixture.start(ServeConfig.NONE, dir.resolve("queued.db"), one)) {
-            CountDownLatch gate = new CountDownLatch(1);
-            ServeFixtures.Collector held = new ServeFixtures.Collector(gate);
-            r.engine().submit(new GenerationRequest(new int[] {1, 2, 3}, null, SamplingParams.greedy(2, Set.of()), 0, held));
-            ServeFixtures.await(held.atFirstToken); // the engine's one place is taken and its thread held
+            Runnable release = holdTheOnlyPlace(r);
             HttpRequest request = HttpRequest.newBuilder(URI.create(r.url("/v1/chat/completions"))).header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofString("{\"model\": \"tiny\", \"messages\": [{\"role\": \"user\","
                             + " \"content\": \"hi\"}], \"temperature\": 0, \"stream\": true, \"max_tokens\": 50}")).build();
@@ -475,12 +468,26 @@ class ServerGenerationTest {
                 id = start.substring(start.indexOf("chatcmpl-"), start.indexOf('"', start.indexOf("chatcmpl-")));
             } // the role chunk came at once; closing the body now closes the connection while the request waits
             Thread.sleep(4_000); // a few keep-alive intervals: the writes after the close fail
-            gate.countDown();
-            held.result();
+            release.run();
             LoggedRequest logged = awaitLogged(r, id);
             assertEquals(LoggedRequest.Status.CANCELLED, logged.status());
             assertEquals(0, logged.completionTokens(), "dropped from the queue, never prefilled");
         }
+    }
+
+    /**
+     * Fills the engine's one running place with a generation whose listener holds the engine's thread
+     * at its first token; running the returned action lets it finish and waits for it.
+     */
+    private static Runnable holdTheOnlyPlace(ServeFixture.Running r) {
+        CountDownLatch gate = new CountDownLatch(1);
+        ServeFixtures.Collector held = new ServeFixtures.Collector(gate);
+        r.engine().submit(new GenerationRequest(new int[] {1, 2, 3}, null, SamplingParams.greedy(2, Set.of()), 0, held));
+        ServeFixtures.await(held.atFirstToken);
+        return () -> {
+            gate.countDown();
+            held.result();
+        };
     }
 
     /** The request log's record of {@code id}, once the asynchronous writer has it (up to 30 s). */
