@@ -109,6 +109,7 @@ final class DecoderLayer implements AutoCloseable {
         return attended.transpose(1, 2).reshape(b, t, (long) config.numHeads() * d);
     }
 
+    /** The layer's second half, residual included: {@code x + down(silu(gate(rms2(x))) * up(rms2(x)))}. */
     private Tensor mlp(Tensor x, RowAdapters adapters) {
         Tensor[] gateAndUp = gateUp.forward(postAttentionNorm.forward(x), adapters);
         return x.add(down.forward(torch.silu(gateAndUp[0]).mul(gateAndUp[1]), adapters));
