@@ -31,13 +31,13 @@ final class RowAdapters {
     }
 
     /**
-     * Row i with {@code perRow.get(i)} (null = the base alone), taken from {@code bank}, which must
-     * hold all of them unless every row has the same adapter; the step's masks are made in the caller's scope.
+     * Row i with {@code perRow.get(i)} (null = the base alone), taken from {@code bank}, which holds
+     * all of them, or null when the rows do not differ ({@link #mixed}); the step's masks are made in
+     * the caller's scope.
      */
     static RowAdapters of(List<Adapter> perRow, AdapterBank bank, Device device) {
-        Adapter first = perRow.get(0);
-        if (perRow.stream().allMatch(a -> a == first)) {
-            return all(first); // one adapter (or none) for the whole batch: its own products, no mask
+        if (bank == null) {
+            return all(perRow.get(0)); // one adapter (or none) for the whole batch: its own products, no mask
         }
         return new RowAdapters(null, bank, bank.masks(perRow, device));
     }

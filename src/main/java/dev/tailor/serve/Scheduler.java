@@ -8,7 +8,6 @@ import dev.tailor.model.TokenLogprob;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -314,14 +313,11 @@ final class Scheduler implements Runnable {
 
     /** Prefills the next part of {@code s}'s prompt, at most {@code budget} tokens, and returns how many it took. */
     private int prefillChunk(Sequence s, int budget) {
-        int n = Math.min(budget, s.prompt.length - s.prefilled);
+        int[] chunk = s.nextPromptChunk(budget);
+        int n = chunk.length;
         try (PointerScope scope = new PointerScope()) {
-            Tensor logits = model.prefill(cache, s.slot, Arrays.copyOfRange(s.prompt, s.prefilled, s.prefilled + n), s.adapter);
-            s.prefilled += n;
-            if (s.prefillDone()) {
-                int token = s.continuation.sample(logits);
-                accept(s, token, TokenLogprob.pick(logits.view(1, -1), new int[] {token}, s.topLogprobs).get(0));
-            }
+            Tensor logits = model.prefill(cache, s.slot, chunk, s.adapter);
+            readChunk(s, n, logits.view(1, -1));
         } catch (RuntimeException e) {
             prefilling = null;
             cache.clear(s.slot);
@@ -332,6 +328,15 @@ final class Scheduler implements Runnable {
             joinOrFinish(s);
         }
         return n;
+    }
+
+    /** Counts {@code n} more prompt tokens as read; at the prompt's end, takes its first token from {@code logits} [1, vocab]. */
+    private void readChunk(Sequence s, int n, Tensor logits) {
+        s.prefilled += n;
+        if (s.prefillDone()) {
+            int token = s.continuation.sample(logits.select(0, 0));
+            accept(s, token, TokenLogprob.pick(logits, new int[] {token}, s.topLogprobs).get(0));
+        }
     }
 
     /** A sequence whose prompt is read (and its first token taken) joins the decoding rows, or ends there. */
@@ -366,11 +371,8 @@ final class Scheduler implements Runnable {
             rowAdapters.add(s.adapter);
             top = Math.max(top, s.topLogprobs);
         }
-        PromptChunk chunk = null;
-        if (reading != null) {
-            int t = Math.min(options.prefillTokensPerStep(), reading.prompt.length - reading.prefilled);
-            chunk = new PromptChunk(reading.slot, Arrays.copyOfRange(reading.prompt, reading.prefilled, reading.prefilled + t), reading.adapter);
-        }
+        PromptChunk chunk = reading == null ? null
+                : new PromptChunk(reading.slot, reading.nextPromptChunk(options.prefillTokensPerStep()), reading.adapter);
         try (PointerScope scope = new PointerScope()) {
             Tensor logits = model.decode(cache, tokens, rowAdapters, chunk);
             int[] next = new int[n];
@@ -383,11 +385,7 @@ final class Scheduler implements Runnable {
                 accept(s, next[i], picked.get(i).limit(s.topLogprobs));
             }
             if (reading != null) {
-                reading.prefilled += chunk.tokens().length;
-                if (reading.prefillDone()) {
-                    int token = reading.continuation.sample(logits.select(0, n));
-                    accept(reading, token, TokenLogprob.pick(logits.narrow(0, n, 1), new int[] {token}, reading.topLogprobs).get(0));
-                }
+                readChunk(reading, chunk.tokens().length, logits.narrow(0, n, 1));
             }
         } catch (RuntimeException e) { // a failed step leaves every row's cache in doubt: fail the batch, keep serving
             for (Sequence s : running) {

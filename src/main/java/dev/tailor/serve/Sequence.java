@@ -3,6 +3,7 @@ package dev.tailor.serve;
 import dev.tailor.model.Continuation;
 import dev.tailor.model.TokenLogprob;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /** A generation request inside the engine: waiting, being prefilled, or decoding in a KV-cache slot. */
@@ -34,5 +35,10 @@ final class Sequence extends Work {
 
     boolean prefillDone() {
         return prefilled == prompt.length;
+    }
+
+    /** The next at most {@code max} prompt tokens not yet in the cache. */
+    int[] nextPromptChunk(int max) {
+        return Arrays.copyOfRange(prompt, prefilled, prefilled + Math.min(max, prompt.length - prefilled));
     }
 }
