@@ -126,12 +126,8 @@ public final class Model implements AutoCloseable {
      * after the last of them.
      */
     public Tensor prefill(SlotKvCache cache, int slot, int[] tokens, Adapter adapter) {
-        int past = cache.length(slot);
+        int past = chunkStart(cache, slot, tokens);
         int t = tokens.length;
-        checkTokens(tokens, "prompt");
-        if (t == 0 || past + t > cache.maxLength()) {
-            throw new IllegalArgumentException(t + " tokens after " + past + " in a slot of " + cache.maxLength());
-        }
         Tensor ids = Tensors.fromLongs(Arrays.stream(tokens).asLongStream().toArray(), 1, t).to(device.torchDevice(), torch.ScalarType.Long);
         long[] pos = new long[t];
         Arrays.setAll(pos, i -> past + i);
@@ -140,6 +136,16 @@ public final class Model implements AutoCloseable {
                 RowAdapters.all(adapter));
         cache.advance(slot, t);
         return logits(hidden.narrow(1, t - 1, 1)).view(-1);
+    }
+
+    /** Where a prompt chunk starts in {@code slot} (what the slot holds), after checking its tokens and that they fit. */
+    private int chunkStart(SlotKvCache cache, int slot, int[] tokens) {
+        int past = cache.length(slot);
+        checkTokens(tokens, "prompt");
+        if (tokens.length == 0 || past + tokens.length > cache.maxLength()) {
+            throw new IllegalArgumentException(tokens.length + " tokens after " + past + " in a slot of " + cache.maxLength());
+        }
+        return past;
     }
 
     /**
@@ -195,12 +201,11 @@ public final class Model implements AutoCloseable {
     private Tensor decodeWithChunk(SlotKvCache cache, int[] tokens, List<Adapter> adapters, PromptChunk chunk, long[] pos, int longest) {
         int n = tokens.length;
         int t = chunk.tokens().length;
-        int past = chunk.slot() < n || chunk.slot() >= cache.slots() ? -1 : cache.length(chunk.slot());
-        checkTokens(chunk.tokens(), "prompt");
-        if (past < 0 || t == 0 || past + t > cache.maxLength()) {
-            throw new IllegalArgumentException(t + " prompt tokens for slot " + chunk.slot() + " next to " + n + " decoding rows in "
-                    + cache.slots() + " slots of " + cache.maxLength());
+        if (chunk.slot() < n || chunk.slot() >= cache.slots()) {
+            throw new IllegalArgumentException("a prompt chunk for slot " + chunk.slot() + " next to " + n + " decoding rows in "
+                    + cache.slots() + " slots");
         }
+        int past = chunkStart(cache, chunk.slot(), chunk.tokens());
         long[] ids = new long[n + t];
         long[] positions = new long[n + t];
         List<Adapter> perRow = new ArrayList<>(adapters);
