@@ -1,35 +1,22 @@
-// bf16 matrix-vector kernel for decoding: y[r, o] = sum_k x[r, k] * w[o, k] (+ bias[o]),
-// x [rows <= 8, in], w [out, in], y [rows, out], all bf16 row-major, fp32 accumulation.
-// The AVX-512 BF16 path is compiled per function (target attribute), so the library loads on any
-// x86-64; callers must check available() first. No OpenMP: the Java side splits rows across threads.
+// bf16 matrix-vector kernels for decoding: y[r, o] = sum_k x[r, k] * w[o, k] (+ bias[o]),
+// x [rows, in], w [out, in], y [rows, out], all bf16 row-major, fp32 accumulation.
+// Two paths, each compiled per function (target attribute), so the library loads on any x86-64:
+// AVX-512 BF16 (rows <= 8; callers check available()) and AMX tiles (rows <= 16, in a multiple of
+// 32; callers check amx_available()). No OpenMP: the Java side splits rows across threads.
 #pragma once
 #include <stdint.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 // GCC 12's AVX-512 headers self-initialize "undefined" vectors (__Y = __Y), which -Wall reports once
 // the intrinsics are inlined here
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+#include "tailor_bf16.h"
 
 namespace tailor {
-
-static inline float bf16_to_f32(uint16_t h) {
-    uint32_t b = (uint32_t) h << 16;
-    float f;
-    memcpy(&f, &b, 4);
-    return f;
-}
-
-static inline uint16_t f32_to_bf16(float f) {  // round to nearest even, NaN stays NaN
-    uint32_t b;
-    memcpy(&b, &f, 4);
-    if ((b & 0x7fffffffu) > 0x7f800000u) {
-        return (uint16_t) ((b >> 16) | 0x40u);
-    }
-    b += 0x7fffu + ((b >> 16) & 1u);
-    return (uint16_t) (b >> 16);
-}
 
 #define TAILOR_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
 
@@ -134,6 +121,110 @@ inline void gemv(int64_t xAddress, int64_t rows, int64_t in, int64_t wAddress, i
         case 7: gemv_rows<7, 2>(x, in, w, begin, end, bias, y, out); break;
         case 8: gemv_rows<8, 2>(x, in, w, begin, end, bias, y, out); break;
         default: break;
+    }
+}
+
+#define TAILOR_AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16")))
+
+// Tile registers: 0 holds the sums C [16 weight rows, rows of x] in fp32, 1 the weight block
+// A [16 weight rows, 32 k] loaded as it lies in W, 2 the block of x B [16 k pairs, rows of x].
+struct TileConfig {
+    uint8_t palette;
+    uint8_t start_row;
+    uint8_t reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+};
+
+// 16 fp32 sums + bias to bf16 with f32_to_bf16's rounding, as integer lanes
+TAILOR_AMX_TARGET static inline __m256i round_to_bf16(__m512 v) {
+    __m512i b = _mm512_castps_si512(v);
+    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+    __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(b, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff))), 16);
+    __mmask16 nan = _mm512_cmp_epu32_mask(_mm512_and_si512(b, _mm512_set1_epi32(0x7fffffff)),
+            _mm512_set1_epi32(0x7f800000), _MM_CMPINT_NLE);
+    __m512i quiet = _mm512_or_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(0x40));
+    return _mm512_cvtepi32_epi16(_mm512_mask_mov_epi32(rounded, nan, quiet));
+}
+
+// Output rows [begin, end), end - begin a multiple of 16. The weight block is A, loaded straight
+// from W (16 rows, stride in); x, repacked as pairs (pack_pairs), is B: no copy of the weights.
+TAILOR_AMX_TARGET static void amx_rows(const uint32_t* pairs, int64_t rows, int64_t in, const uint16_t* w,
+        int64_t begin, int64_t end, const uint16_t* bias, uint16_t* y, int64_t out) {
+    TileConfig config = {};
+    config.palette = 1;
+    config.rows[0] = 16;
+    config.colsb[0] = (uint16_t) (rows * 4);
+    config.rows[1] = 16;
+    config.colsb[1] = 64;
+    config.rows[2] = 16;
+    config.colsb[2] = (uint16_t) (rows * 4);
+    _tile_loadconfig(&config);
+    alignas(64) float sums[16][16];
+    const __m512i column = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+            _mm512_set1_epi32(16));
+    for (int64_t o = begin; o < end; o += 16) {
+        _tile_zero(0);
+        const uint16_t* wo = w + o * in;
+        for (int64_t k = 0; k < in; k += 32) {
+            _tile_loadd(2, pairs + k / 2 * rows, rows * 4);
+            _tile_loadd(1, wo + k, in * 2);
+            _tile_dpbf16ps(0, 1, 2);
+        }
+        _tile_stored(0, sums, 64);
+        __m512 b = bias != nullptr
+                ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*) (bias + o))), 16))
+                : _mm512_setzero_ps();
+        for (int64_t r = 0; r < rows; r++) {  // column r of the sums is y[r, o .. o+15]
+            __m512 v = _mm512_add_ps(_mm512_i32gather_ps(_mm512_add_epi32(column, _mm512_set1_epi32((int) r)), &sums[0][0], 4), b);
+            _mm256_storeu_si256((__m256i*) (y + r * out + o), round_to_bf16(v));
+        }
+    }
+    _tile_release();
+}
+
+/**
+ * True where the CPU has AMX tiles with bf16 and Linux lets this process use them (the permission
+ * is asked once per process; libtorch's oneDNN asks for the same).
+ */
+inline bool amx_available() {
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512bf16") || !__builtin_cpu_supports("amx-tile")
+            || !__builtin_cpu_supports("amx-bf16")) {
+        return false;
+    }
+    const long ARCH_REQ_XCOMP_PERM = 0x1023;
+    const long XFEATURE_XTILEDATA = 18;
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+}
+
+/**
+ * x [rows, in] as the AMX B operand: pairs[k / 2, r] = (x[r, k], x[r, k + 1]), in even. Done once
+ * per product by the calling thread, before the chunks start.
+ */
+inline void pack_pairs(int64_t xAddress, int64_t rows, int64_t in, int64_t pairsAddress) {
+    const uint32_t* x = reinterpret_cast<const uint32_t*>(xAddress);
+    uint32_t* pairs = reinterpret_cast<uint32_t*>(pairsAddress);
+    int64_t half = in / 2;
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t kk = 0; kk < half; kk++) {
+            pairs[kk * rows + r] = x[r * half + kk];
+        }
+    }
+}
+
+/**
+ * Output rows [begin, end) on AMX tiles for all rows of x (rows in 1..16, in a multiple of 32), from
+ * pack_pairs' layout; the last end - begin mod 16 rows go through the AVX-512 path.
+ */
+inline void gemv_amx(int64_t xAddress, int64_t pairsAddress, int64_t rows, int64_t in, int64_t wAddress,
+        int64_t begin, int64_t end, int64_t biasAddress, int64_t yAddress, int64_t out) {
+    int64_t tiled = end - (end - begin) % 16;
+    amx_rows(reinterpret_cast<const uint32_t*>(pairsAddress), rows, in, reinterpret_cast<const uint16_t*>(wAddress),
+            begin, tiled, reinterpret_cast<const uint16_t*>(biasAddress), reinterpret_cast<uint16_t*>(yAddress), out);
+    for (int64_t r = 0; r < rows && tiled < end; r += 8) {  // the AVX-512 path takes at most 8 rows at a time
+        int64_t n = rows - r < 8 ? rows - r : 8;
+        gemv(xAddress + r * in * 2, n, in, wAddress, tiled, end, biasAddress, yAddress + r * out * 2, out);
     }
 }
 

@@ -308,7 +308,7 @@ public final class Model implements AutoCloseable {
 
     /** Whether decoding steps of {@code batch} sequences run their products on the native bf16 kernel. */
     boolean decodesOnNativeKernel(int batch) {
-        return dtype == DType.BF16 && device == Device.CPU && batch <= Bf16Gemv.MAX_ROWS && Bf16Gemv.available();
+        return dtype == DType.BF16 && device == Device.CPU && batch <= Bf16Gemv.maxRows(config.hiddenSize());
     }
 
     /** Rejects ids outside the vocabulary and sequences beyond the context, before any native call. */

@@ -3,14 +3,16 @@ package dev.tailor.tensor;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * Decoding's bf16 matrix-vector products ({@code x [rows <= 8, in] @ W^T}, W [out, in]) on an AVX-512
- * BF16 kernel ({@link Bf16GemvKernel}). libtorch's
+ * Decoding's bf16 matrix-vector products ({@code x [rows, in] @ W^T}, W [out, in]) on a native kernel
+ * ({@link Bf16GemvKernel}): AMX tiles where the CPU has them (2 to 16 rows, in a multiple of 32),
+ * else AVX-512 BF16 (at most 8 rows). libtorch's
  * bf16 linear streamed W at 13-22 GB/s for so few rows where the memory gives 40-60 GB/s, and
  * decoding spends most of each token there. Every weight byte is read once for all rows, sums are
  * fp32 and rounded to bf16 once (after the bias), as libtorch does.
@@ -21,10 +23,16 @@ import org.bytedeco.pytorch.global.torch;
  * that need autograd, a CPU without AVX-512 BF16) stays with libtorch: see {@link #supports}.
  */
 public final class Bf16Gemv {
-    /** The most rows of x handled per call; prompts (prefill) stay with libtorch's GEMM. */
-    public static final int MAX_ROWS = 8;
+    /** The most rows of x the AVX-512 path takes per call; prompts (prefill) stay with libtorch's GEMM. */
+    private static final int MAX_ROWS = 8;
+    /**
+     * The most rows on AMX tiles (one tile's columns). Measured on 2 cores: 16 rows cost 10-20% more
+     * than one, where the AVX-512 path's 8 rows cost 2-2.3x one (compute bound in VDPBF16PS).
+     */
+    private static final int MAX_AMX_ROWS = 16;
 
     private static final boolean AVAILABLE = load();
+    private static final boolean AMX = AVAILABLE && !Boolean.getBoolean("tailor.gemv.noAmx") && Bf16GemvKernel.amxAvailable();
 
     /** Below this many weight elements a call runs on the calling thread alone (hand-off costs more). */
     private static final long PARALLEL_MIN_ELEMENTS = 256 * 1024;
@@ -49,6 +57,20 @@ public final class Bf16Gemv {
         return AVAILABLE;
     }
 
+    /** True where products run on AMX tiles (the CPU has them and the OS allows them). */
+    public static boolean amx() {
+        return AMX;
+    }
+
+    /** The most rows of x this kernel takes in products whose inner dimension is {@code in}; 0 where none. */
+    public static int maxRows(long in) {
+        return !AVAILABLE ? 0 : onAmx(2, in) ? MAX_AMX_ROWS : MAX_ROWS;
+    }
+
+    private static boolean onAmx(long rows, long in) {
+        return AMX && rows >= 2 && rows <= MAX_AMX_ROWS && in % 32 == 0; // one row: both paths measure the same
+    }
+
     /** Whether {@link #linear} covers this product; bias may be null. */
     public static boolean supports(Tensor x, Tensor weight, Tensor bias) {
         if (!AVAILABLE || x.dim() < 1 || weight.dim() != 2) {
@@ -56,7 +78,7 @@ public final class Bf16Gemv {
         }
         long in = weight.size(1);
         long numel = x.numel();
-        if (in <= 0 || weight.size(0) <= 0 || x.size(-1) != in || numel == 0 || numel > MAX_ROWS * in) {
+        if (in <= 0 || weight.size(0) <= 0 || x.size(-1) != in || numel == 0 || numel > maxRows(in) * in) {
             return false;
         }
         if (!x.is_cpu() || !weight.is_cpu() || !isBf16(x)
@@ -81,17 +103,38 @@ public final class Bf16Gemv {
         shape[shape.length - 1] = out;
         Tensor y = torch.empty(shape, new TensorOptions(torch.ScalarType.BFloat16), new MemoryFormatOptional());
         long biasAddress = bias == null ? 0 : bias.data_ptr().address();
-        run(x.data_ptr().address(), rows, in, weight.data_ptr().address(), biasAddress, y.data_ptr().address(), out);
+        long xAddress = x.data_ptr().address();
+        if (!onAmx(rows, in)) {
+            run(xAddress, 0, rows, in, weight.data_ptr().address(), biasAddress, y.data_ptr().address(), out);
+            return y;
+        }
+        try (PointerScope scratch = new PointerScope()) {
+            Tensor pairs = torch.empty(new long[] {rows * in / 2}, new TensorOptions(torch.ScalarType.Int),
+                    new MemoryFormatOptional());
+            long pairsAddress = pairs.data_ptr().address();
+            Bf16GemvKernel.packPairs(xAddress, rows, in, pairsAddress);
+            run(xAddress, pairsAddress, rows, in, weight.data_ptr().address(), biasAddress, y.data_ptr().address(), out);
+        }
         return y;
     }
 
-    private static void run(long x, long rows, long in, long w, long bias, long y, long out) {
+    /** Products of output rows [begin, end): on AMX tiles where x was packed (pairs not 0). */
+    private static void gemv(long x, long pairs, long rows, long in, long w, long begin, long end, long bias, long y,
+            long out) {
+        if (pairs != 0) {
+            Bf16GemvKernel.gemvAmx(x, pairs, rows, in, w, begin, end, bias, y, out);
+        } else {
+            Bf16GemvKernel.gemv(x, rows, in, w, begin, end, bias, y, out);
+        }
+    }
+
+    private static void run(long x, long pairs, long rows, long in, long w, long bias, long y, long out) {
         if (out * in < PARALLEL_MIN_ELEMENTS || Pool.WORKERS.length == 0 || !Pool.LOCK.tryLock()) {
-            Bf16GemvKernel.gemv(x, rows, in, w, 0, out, bias, y, out); // small, single core, or the pool is busy
+            gemv(x, pairs, rows, in, w, 0, out, bias, y, out); // small, single core, or the pool is busy
             return;
         }
         try {
-            Task task = new Task(x, rows, in, w, bias, y, out, Pool.WORKERS.length + 1);
+            Task task = new Task(x, pairs, rows, in, w, bias, y, out, Pool.WORKERS.length + 1);
             Pool.start(task);
             task.work();
             task.awaitDone();
@@ -102,14 +145,15 @@ public final class Bf16Gemv {
 
     /** One call's chunks, taken by whichever thread comes first. */
     private static final class Task {
-        final long x, rows, in, w, bias, y, out;
+        final long x, pairs, rows, in, w, bias, y, out;
         final long chunkRows;
         final int chunks;
         final AtomicInteger next = new AtomicInteger();
         final AtomicInteger done = new AtomicInteger();
 
-        Task(long x, long rows, long in, long w, long bias, long y, long out, int threads) {
+        Task(long x, long pairs, long rows, long in, long w, long bias, long y, long out, int threads) {
             this.x = x;
+            this.pairs = pairs;
             this.rows = rows;
             this.in = in;
             this.w = w;
@@ -126,7 +170,7 @@ public final class Bf16Gemv {
             int c;
             while ((c = next.getAndIncrement()) < chunks) {
                 long begin = c * chunkRows;
-                Bf16GemvKernel.gemv(x, rows, in, w, begin, Math.min(out, begin + chunkRows), bias, y, out);
+                gemv(x, pairs, rows, in, w, begin, Math.min(out, begin + chunkRows), bias, y, out);
                 done.incrementAndGet();
             }
         }

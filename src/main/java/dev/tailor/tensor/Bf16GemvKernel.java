@@ -1,6 +1,7 @@
 package dev.tailor.tensor;
 
 import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.annotation.Name;
 import org.bytedeco.javacpp.annotation.Namespace;
 import org.bytedeco.javacpp.annotation.NoException;
 import org.bytedeco.javacpp.annotation.Platform;
@@ -24,6 +25,22 @@ final class Bf16GemvKernel {
 
     @NoException
     static native boolean available();
+
+    /** True where the CPU has AMX bf16 tiles and the OS granted this process their use. */
+    @NoException
+    @Name("amx_available")
+    static native boolean amxAvailable();
+
+    /** x [rows, in] (in even) as AMX's B operand: pairs[k / 2, r] = (x[r, k], x[r, k + 1]). */
+    @NoException
+    @Name("pack_pairs")
+    static native void packPairs(long x, long rows, long in, long pairs);
+
+    /** As {@link #gemv} on AMX tiles, rows of x in 1..16, in a multiple of 32, x also packed by {@link #packPairs}. */
+    @NoException
+    @Name("gemv_amx")
+    static native void gemvAmx(long x, long pairs, long rows, long in, long w, long begin, long end, long bias, long y,
+            long out);
 
     /** Output rows [begin, end) for all rows of x; addresses of contiguous bf16 data, bias 0 for none. */
     @NoException
