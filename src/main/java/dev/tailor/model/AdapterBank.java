@@ -1,79 +1,64 @@
 package dev.tailor.model;
 
-import dev.tailor.tensor.Device;
-import dev.tailor.tensor.Tensors;
+import dev.tailor.tensor.MixedLora;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
+import java.util.Objects;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 
 /**
- * Several adapters' LoRA weights concatenated per module, for decoding steps whose rows use
- * different adapters (the batched LoRA of S-LoRA and Punica, with two matrix products): for a
- * module, {@code A [R, in]} stacks every adapter's A, {@code B [out, R]} every adapter's B, and a
- * mask {@code [rows, R]} made per step holds each row's scaling on its own adapter's columns and 0
- * elsewhere, so that {@code delta = ((x A^T) * mask) B^T}. That is a fixed handful of libtorch calls
- * per layer whatever the mix: a product pair per adapter per layer cost more than the base model's
- * own products at 8 adapters. The weights are copies: closing an adapter leaves a bank built from it intact.
+ * Several adapters' LoRA weights, for decoding steps whose rows use different adapters (S-LoRA,
+ * Punica): every linear product of the model computes the base output once for all rows, then
+ * {@link MixedLora} adds each row's own adapter's {@code scaling * B A x} in place. Modules computed
+ * as one fused product (q/k/v, gate/up: {@link FusedLinear}) are one entry here, each module with its
+ * columns of the fused output. The weights are fp32 copies laid out for the kernel (B transposed):
+ * closing an adapter leaves a bank built from it intact.
  */
 final class AdapterBank implements AutoCloseable {
-    /** One module: columns [offsets[i], offsets[i] + ranks[i]) of A and B belong to adapter i (rank 0: it has none here). */
-    private record Module(Tensor a, Tensor b, int[] offsets, int[] ranks, double[] scalings) {
-        int width() {
-            return (int) a.size(0);
-        }
-
-        /** What decides the mask: modules with the same ranks and scalings share one per step. */
-        String layout() {
-            return Arrays.toString(ranks) + Arrays.toString(scalings);
-        }
-    }
+    /** One module of a product: its first column in the product's output and each adapter's weights (null: none). */
+    private record Part(long offset, MixedLora.Weights[] byAdapter) {}
 
     private final List<Adapter> adapters;
-    private final Map<String, Module> modules;
+    /** By the name of the product's first module. */
+    private final Map<String, List<Part>> products;
 
-    private AdapterBank(List<Adapter> adapters, Map<String, Module> modules) {
+    private AdapterBank(List<Adapter> adapters, Map<String, List<Part>> products) {
         this.adapters = adapters;
-        this.modules = modules;
+        this.products = products;
     }
 
-    /** Concatenates the weights of {@code adapters} (distinct) per module; the result is owned by the caller. */
-    static AdapterBank of(List<Adapter> adapters) {
-        TreeSet<String> names = new TreeSet<>();
-        adapters.forEach(a -> names.addAll(a.modules().keySet()));
-        Map<String, Module> modules = new LinkedHashMap<>();
+    /**
+     * A bank of {@code adapters} for the model's products {@code groups} (each the modules that one
+     * matrix product computes, in output order); a product no adapter touches has no entry.
+     */
+    static AdapterBank of(List<Adapter> adapters, List<Linear[]> groups) {
+        Map<String, List<Part>> products = new LinkedHashMap<>();
         try (PointerScope scope = new PointerScope()) {
-            for (String name : names) {
-                int[] offsets = new int[adapters.size()];
-                int[] ranks = new int[adapters.size()];
-                double[] scalings = new double[adapters.size()];
-                List<Tensor> as = new ArrayList<>();
-                List<Tensor> bs = new ArrayList<>();
-                int width = 0;
-                for (int i = 0; i < adapters.size(); i++) {
-                    LoraWeights w = adapters.get(i).modules().get(name);
-                    offsets[i] = width;
-                    if (w != null) {
-                        ranks[i] = w.rank();
-                        scalings[i] = w.scaling();
-                        as.add(w.a().detach());
-                        bs.add(w.b().detach());
-                        width += w.rank();
+            for (Linear[] group : groups) {
+                List<Part> parts = new ArrayList<>();
+                long offset = 0;
+                for (Linear module : group) {
+                    MixedLora.Weights[] byAdapter = new MixedLora.Weights[adapters.size()];
+                    for (int i = 0; i < byAdapter.length; i++) {
+                        LoraWeights w = adapters.get(i).modules().get(module.name);
+                        byAdapter[i] = w == null ? null : MixedLora.Weights.copyOf(w.a().detach(), w.b().detach(), w.scaling());
                     }
+                    if (Arrays.stream(byAdapter).anyMatch(Objects::nonNull)) {
+                        parts.add(new Part(offset, byAdapter));
+                    }
+                    offset += module.outFeatures();
                 }
-                Tensor a = Tensors.keep(Tensors.cat(0, as.toArray(Tensor[]::new)));
-                Tensor b = Tensors.keep(Tensors.cat(1, bs.toArray(Tensor[]::new)));
-                modules.put(name, new Module(a, b, offsets, ranks, scalings));
+                if (!parts.isEmpty()) {
+                    products.put(group[0].name, List.copyOf(parts));
+                }
             }
         }
-        return new AdapterBank(List.copyOf(adapters), modules);
+        return new AdapterBank(List.copyOf(adapters), products);
     }
 
     /** Whether every one of {@code wanted} is in this bank (by identity). */
@@ -85,22 +70,13 @@ final class AdapterBank implements AutoCloseable {
         return adapters.size();
     }
 
-    /**
-     * The masks of one step [rows, R] by module, in the caller's scope: row i uses {@code perRow.get(i)},
-     * which must be in this bank or null (no adapter).
-     */
-    Map<String, Tensor> masks(List<Adapter> perRow, Device device) {
+    /** Each row's adapter as its index in this bank (-1: none); every one must be in this bank or null. */
+    int[] indexOf(List<Adapter> perRow) {
         int[] index = new int[perRow.size()];
         for (int row = 0; row < index.length; row++) {
             index[row] = indexOf(perRow.get(row));
         }
-        Map<String, Tensor> byLayout = new HashMap<>();
-        Map<String, Tensor> byModule = new HashMap<>();
-        for (Map.Entry<String, Module> e : modules.entrySet()) {
-            Module m = e.getValue();
-            byModule.put(e.getKey(), byLayout.computeIfAbsent(m.layout(), k -> mask(m, index, device)));
-        }
-        return byModule;
+        return index;
     }
 
     private int indexOf(Adapter adapter) {
@@ -115,40 +91,38 @@ final class AdapterBank implements AutoCloseable {
         throw new IllegalArgumentException("an adapter that is not in this bank");
     }
 
-    private static Tensor mask(Module m, int[] index, Device device) {
-        int width = m.width();
-        float[] values = new float[index.length * width];
-        for (int row = 0; row < index.length; row++) {
-            int k = index[row];
-            if (k >= 0) {
-                Arrays.fill(values, row * width + m.offsets[k], row * width + m.offsets[k] + m.ranks[k], (float) m.scalings[k]);
-            }
-        }
-        return Tensors.fromFloats(values, index.length, width).to(device.torchDevice(), torch.ScalarType.Float);
-    }
-
     /**
-     * Each row's own adapter's {@code scaling * B A x} for x [rows, ..., in], in fp32 (as PEFT computes
-     * LoRA), or null where no adapter of the bank has {@code module}.
+     * Adds to y, the output [rows, ..., width] of the product whose first module is {@code first} for
+     * input x [rows, ..., in], each row's adapter's {@code scaling * B A x} (row r with adapter
+     * {@code rowAdapters[r]}, -1 none), in place; returns y.
      */
-    Tensor delta(String module, Tensor x, Tensor mask) {
-        Module m = modules.get(module);
-        if (m == null) {
-            return null;
+    Tensor addTo(String first, Tensor x, Tensor y, int[] rowAdapters) {
+        List<Part> parts = products.get(first);
+        if (parts == null) {
+            return y;
         }
-        Tensor h = Tensors.linear(x.to(torch.ScalarType.Float), m.a, null);
-        long[] shape = new long[(int) h.dim()];
-        Arrays.fill(shape, 1);
-        shape[0] = mask.size(0);
-        shape[shape.length - 1] = mask.size(1);
-        return Tensors.linear(h.mul(mask.view(shape)), m.b, null);
+        Tensor input = x.contiguous();
+        for (Part part : parts) {
+            List<MixedLora.Weights> perRow = new ArrayList<>(rowAdapters.length);
+            for (int index : rowAdapters) {
+                perRow.add(index < 0 ? null : part.byAdapter()[index]);
+            }
+            MixedLora.addInPlace(input, y, part.offset(), perRow);
+        }
+        return y;
     }
 
     @Override
     public void close() {
-        for (Module m : modules.values()) {
-            m.a.close();
-            m.b.close();
+        for (List<Part> parts : products.values()) {
+            for (Part part : parts) {
+                for (MixedLora.Weights w : part.byAdapter()) {
+                    if (w != null) {
+                        w.a().close();
+                        w.bT().close();
+                    }
+                }
+            }
         }
     }
 }

@@ -33,6 +33,11 @@ final class DecoderLayer implements AutoCloseable {
         this.down = down;
     }
 
+    /** The modules of each matrix product of this layer, in output order (q/k/v and gate/up are fused). */
+    List<Linear[]> products() {
+        return List.of(qkv.parts, new Linear[] {o}, gateUp.parts, new Linear[] {down});
+    }
+
     /** q, k, v, o, gate, up, down: the layer's linear modules by their Hugging Face roles. */
     Linear[] linears() {
         return new Linear[] {qkv.parts[0], qkv.parts[1], qkv.parts[2], o, gateUp.parts[0], gateUp.parts[1], down};

@@ -79,15 +79,25 @@ final class FusedLinear implements AutoCloseable {
     /** Each part's output for input x, with each part's adapter (or each row's, see {@link Linear#forward}) applied. */
     Tensor[] forward(Tensor x, RowAdapters rows) {
         Tensor y = Tensors.linear(x, weight.tensor(), bias);
+        if (rows != null && rows.usesBank()) { // rows with different adapters: added for all parts at once
+            return split(rows.addMixed(parts[0].name, x, y));
+        }
         // the parts' adapters read x in fp32: convert once for all of them (a no-op where it is fp32)
         boolean adapted = rows == null ? Arrays.stream(parts).anyMatch(Linear::hasAdapter) : !rows.isEmpty();
         Tensor loraInput = adapted ? x.to(ScalarType.Float) : x;
+        Tensor[] out = split(y);
+        for (int i = 0; i < parts.length; i++) {
+            out[i] = parts[i].withAdapter(loraInput, out[i], rows);
+        }
+        return out;
+    }
+
+    private Tensor[] split(Tensor y) {
         Tensor[] out = new Tensor[parts.length];
         long offset = 0;
         for (int i = 0; i < parts.length; i++) {
-            long width = parts[i].outFeatures();
-            out[i] = parts[i].withAdapter(loraInput, y.narrow(-1, offset, width), rows);
-            offset += width;
+            out[i] = y.narrow(-1, offset, parts[i].outFeatures());
+            offset += parts[i].outFeatures();
         }
         return out;
     }

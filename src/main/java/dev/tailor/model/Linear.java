@@ -93,8 +93,7 @@ public final class Linear implements AutoCloseable {
             LoraWeights w = every.modules().get(name);
             return w == null ? y : y.add(delta(x, w, 0, y)); // an adapter may leave this layer as it is
         }
-        Tensor delta = rows.mixedDelta(name, x);
-        return delta == null ? y : y.add(delta.to(y.scalar_type()));
+        return rows.addMixed(name, x, y);
     }
 
     /** {@code scaling * B A dropout(x)} computed in fp32 as PEFT does, in y's dtype. */

@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
@@ -126,16 +127,18 @@ public final class Model implements AutoCloseable {
      * after the last of them.
      */
     public Tensor prefill(SlotKvCache cache, int slot, int[] tokens, Adapter adapter) {
-        int past = chunkStart(cache, slot, tokens);
-        int t = tokens.length;
-        Tensor ids = Tensors.fromLongs(Arrays.stream(tokens).asLongStream().toArray(), 1, t).to(device.torchDevice(), torch.ScalarType.Long);
-        long[] pos = new long[t];
-        Arrays.setAll(pos, i -> past + i);
-        Tensor positions = Tensors.fromLongs(pos, 1, t).to(device.torchDevice(), torch.ScalarType.Long);
-        Tensor hidden = forward(ids, positions, AttentionMasks.causal(past, t, device), cache.chunk(slot, t), past + t - 1,
-                RowAdapters.all(adapter));
-        cache.advance(slot, t);
-        return logits(hidden.narrow(1, t - 1, 1)).view(-1);
+        try (NoGradGuard inference = new NoGradGuard()) { // a cache holds no autograd graph, whatever the adapter
+            int past = chunkStart(cache, slot, tokens);
+            int t = tokens.length;
+            Tensor ids = Tensors.fromLongs(Arrays.stream(tokens).asLongStream().toArray(), 1, t).to(device.torchDevice(), torch.ScalarType.Long);
+            long[] pos = new long[t];
+            Arrays.setAll(pos, i -> past + i);
+            Tensor positions = Tensors.fromLongs(pos, 1, t).to(device.torchDevice(), torch.ScalarType.Long);
+            Tensor hidden = forward(ids, positions, AttentionMasks.causal(past, t, device), cache.chunk(slot, t), past + t - 1,
+                    RowAdapters.all(adapter));
+            cache.advance(slot, t);
+            return logits(hidden.narrow(1, t - 1, 1)).view(-1);
+        }
     }
 
     /** Where a prompt chunk starts in {@code slot} (what the slot holds), after checking its tokens and that they fit. */
@@ -167,34 +170,36 @@ public final class Model implements AutoCloseable {
      * token. {@code chunk} null is a plain decoding step.
      */
     public Tensor decode(SlotKvCache cache, int[] tokens, List<Adapter> adapters, PromptChunk chunk) {
-        int n = tokens.length;
-        if (n == 0 || n > cache.slots() || adapters.size() != n) {
-            throw new IllegalArgumentException(n + " tokens, " + adapters.size() + " adapters, " + cache.slots() + " slots");
+        try (NoGradGuard inference = new NoGradGuard()) { // a cache holds no autograd graph, whatever the adapter
+            int n = tokens.length;
+            if (n == 0 || n > cache.slots() || adapters.size() != n) {
+                throw new IllegalArgumentException(n + " tokens, " + adapters.size() + " adapters, " + cache.slots() + " slots");
+            }
+            checkTokens(tokens, "decoding input");
+            long[] pos = new long[n];
+            int longest = 0;
+            for (int i = 0; i < n; i++) {
+                pos[i] = cache.length(i);
+                longest = Math.max(longest, cache.length(i) + 1);
+            }
+            if (longest > cache.maxLength()) {
+                throw new IllegalArgumentException("a sequence of " + longest + " tokens in a slot of " + cache.maxLength());
+            }
+            if (chunk != null) {
+                return decodeWithChunk(cache, tokens, adapters, chunk, pos, longest);
+            }
+            Tensor ids = Tensors.fromLongs(Arrays.stream(tokens).asLongStream().toArray(), n, 1).to(device.torchDevice(), torch.ScalarType.Long);
+            Tensor positions = Tensors.fromLongs(pos, n).to(device.torchDevice(), torch.ScalarType.Long);
+            Tensor hidden;
+            try (Engine.ThreadSetting threads = decodesOnNativeKernel(n) ? Engine.singleThreaded() : null) {
+                hidden = forward(ids, positions.view(n, 1), AttentionMasks.upTo(positions, longest), cache.step(positions, n, longest),
+                        longest - 1, RowAdapters.of(adapters, bankFor(adapters)));
+            }
+            for (int i = 0; i < n; i++) {
+                cache.advance(i, 1);
+            }
+            return logits(hidden).view(n, -1);
         }
-        checkTokens(tokens, "decoding input");
-        long[] pos = new long[n];
-        int longest = 0;
-        for (int i = 0; i < n; i++) {
-            pos[i] = cache.length(i);
-            longest = Math.max(longest, cache.length(i) + 1);
-        }
-        if (longest > cache.maxLength()) {
-            throw new IllegalArgumentException("a sequence of " + longest + " tokens in a slot of " + cache.maxLength());
-        }
-        if (chunk != null) {
-            return decodeWithChunk(cache, tokens, adapters, chunk, pos, longest);
-        }
-        Tensor ids = Tensors.fromLongs(Arrays.stream(tokens).asLongStream().toArray(), n, 1).to(device.torchDevice(), torch.ScalarType.Long);
-        Tensor positions = Tensors.fromLongs(pos, n).to(device.torchDevice(), torch.ScalarType.Long);
-        Tensor hidden;
-        try (Engine.ThreadSetting threads = decodesOnNativeKernel(n) ? Engine.singleThreaded() : null) {
-            hidden = forward(ids, positions.view(n, 1), AttentionMasks.upTo(positions, longest), cache.step(positions, n, longest),
-                    longest - 1, RowAdapters.of(adapters, bankFor(adapters), device));
-        }
-        for (int i = 0; i < n; i++) {
-            cache.advance(i, 1);
-        }
-        return logits(hidden).view(n, -1);
     }
 
     /** The decoding rows (0..n-1 of the pass) and the prompt chunk's tokens (n..n+t-1) as two attention segments of one pass. */
@@ -229,7 +234,7 @@ public final class Model implements AutoCloseable {
                         cache.step(decodePositions, n, longest)),
                 new Segment(n, 1, t, cosSin[0].narrow(0, n, t).view(1, 1, t, -1), cosSin[1].narrow(0, n, t).view(1, 1, t, -1),
                         AttentionMasks.causal(past, t, device), cache.chunk(chunk.slot(), t)));
-        RowAdapters rows = RowAdapters.of(perRow, bankFor(perRow), device);
+        RowAdapters rows = RowAdapters.of(perRow, bankFor(perRow));
         for (DecoderLayer layer : layers) {
             x = layer.forward(x, segments, rows);
         }
@@ -261,7 +266,7 @@ public final class Model implements AutoCloseable {
                 decodeBank.close();
             }
             decodeBank = null; // a failure below must not leave a closed bank here
-            decodeBank = AdapterBank.of(distinct);
+            decodeBank = AdapterBank.of(distinct, products());
         }
         return decodeBank;
     }
@@ -324,6 +329,15 @@ public final class Model implements AutoCloseable {
                     + config.contextLength() + " (max_position_embeddings" + (config.slidingWindow() != null ? "/sliding_window" : "")
                     + " in config.json); shorten the input");
         }
+    }
+
+    /** The modules of each matrix product, layer by layer (q/k/v and gate/up each one fused product). */
+    List<Linear[]> products() {
+        List<Linear[]> products = new ArrayList<>();
+        for (DecoderLayer layer : layers) {
+            products.addAll(layer.products());
+        }
+        return products;
     }
 
     /** Every linear layer by its Hugging Face module name (model.layers.N.self_attn.q_proj, ...). */

@@ -1,8 +1,6 @@
 package dev.tailor.model;
 
-import dev.tailor.tensor.Device;
 import java.util.List;
-import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
 
 /**
@@ -13,33 +11,33 @@ import org.bytedeco.pytorch.Tensor;
  * {@link Model#attach} stays the single-adapter path of training and the CLI.
  */
 final class RowAdapters {
-    private static final RowAdapters NONE = new RowAdapters(null, null, Map.of());
+    private static final RowAdapters NONE = new RowAdapters(null, null, null);
     /** The adapter of every row, or null when rows differ (or none has one). */
     private final Adapter everyRow;
     private final AdapterBank bank;
-    private final Map<String, Tensor> masks;
+    /** Each row's adapter as its index in the bank (-1: none), where rows differ. */
+    private final int[] rowAdapters;
 
-    private RowAdapters(Adapter everyRow, AdapterBank bank, Map<String, Tensor> masks) {
+    private RowAdapters(Adapter everyRow, AdapterBank bank, int[] rowAdapters) {
         this.everyRow = everyRow;
         this.bank = bank;
-        this.masks = masks;
+        this.rowAdapters = rowAdapters;
     }
 
     /** Every row with {@code adapter}, or with none when it is null. */
     static RowAdapters all(Adapter adapter) {
-        return adapter == null ? NONE : new RowAdapters(adapter, null, Map.of());
+        return adapter == null ? NONE : new RowAdapters(adapter, null, null);
     }
 
     /**
      * Row i with {@code perRow.get(i)} (null = the base alone), taken from {@code bank}, which holds
-     * all of them, or null when the rows do not differ ({@link #mixed}); the step's masks are made in
-     * the caller's scope.
+     * all of them, or null when the rows do not differ ({@link #mixed}).
      */
-    static RowAdapters of(List<Adapter> perRow, AdapterBank bank, Device device) {
+    static RowAdapters of(List<Adapter> perRow, AdapterBank bank) {
         if (bank == null) {
-            return all(perRow.get(0)); // one adapter (or none) for the whole batch: its own products, no mask
+            return all(perRow.get(0)); // one adapter (or none) for the whole batch: its own products
         }
-        return new RowAdapters(null, bank, bank.masks(perRow, device));
+        return new RowAdapters(null, bank, bank.indexOf(perRow));
     }
 
     /** Whether rows differ in their adapters, so that {@link Model#decode} needs a bank holding them. */
@@ -56,8 +54,17 @@ final class RowAdapters {
         return everyRow;
     }
 
-    /** The rows' adapter products for {@code module} in fp32, or null where none of their adapters has it. */
-    Tensor mixedDelta(String module, Tensor x) {
-        return bank == null ? null : bank.delta(module, x, masks.get(module));
+    /** Whether rows differ in their adapters (their products come from {@link #addMixed}). */
+    boolean usesBank() {
+        return bank != null;
+    }
+
+    /**
+     * Adds each row's adapter product, in place, to y, the output of the product (a module, or q/k/v and
+     * gate/up fused) whose first module is {@code first} for input x; returns y (as it is where rows
+     * do not differ).
+     */
+    Tensor addMixed(String first, Tensor x, Tensor y) {
+        return bank == null ? y : bank.addTo(first, x, y, rowAdapters);
     }
 }

@@ -3,7 +3,7 @@ package dev.tailor.model;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -14,7 +14,6 @@ import dev.tailor.tensor.Tensors;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
@@ -23,11 +22,14 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Mixed-adapter LoRA products of a bank against each row's own {@code scaling * B A x} written out in Java doubles. */
+/** Mixed-adapter LoRA products of a bank (added in place to the base output) against each row's own {@code scaling * B A x} written out in Java doubles. */
 class AdapterBankTest {
     @TempDir
     static Path tmp;
     static Model model;
+    /** One fused product: qv has q and v but no k, so its rows must get zeros in k's block. */
+    static final List<String> QKV = List.of("model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj",
+            "model.layers.0.self_attn.v_proj");
     static Adapter qv;
     static Adapter all;
 
@@ -65,52 +67,67 @@ class AdapterBankTest {
     @Test
     void eachRowGetsItsOwnAdaptersProductAndRowsWithoutOneGetNothing() {
         List<Adapter> rows = Arrays.asList(all, null, qv, all, qv);
-        try (AdapterBank bank = AdapterBank.of(List.of(qv, all)); PointerScope scope = new PointerScope()) {
-            Map<String, Tensor> masks = bank.masks(rows, Device.CPU);
-            for (String module : List.of("model.layers.0.self_attn.q_proj", "model.layers.1.self_attn.o_proj")) {
-                long in = model.linearLayers().get(module).inFeatures();
-                long out = model.linearLayers().get(module).outFeatures();
-                float[] x = uniform(new Random(module.length()), (int) (rows.size() * in));
-                Tensor got = bank.delta(module, Tensors.fromFloats(x, rows.size(), 1, in), masks.get(module));
-                assertArrayEquals(new long[] {rows.size(), 1, out}, Tensors.shape(got), module);
-                float[] values = Tensors.toFloats(got);
+        try (AdapterBank bank = AdapterBank.of(List.of(qv, all), model.products()); PointerScope scope = new PointerScope()) {
+            int[] index = bank.indexOf(rows);
+            for (List<String> product : List.of(QKV, List.of("model.layers.1.self_attn.o_proj"),
+                    List.of("model.layers.1.mlp.gate_proj", "model.layers.1.mlp.up_proj"))) {
+                String first = product.get(0);
+                long in = model.linearLayers().get(first).inFeatures();
+                long out = product.stream().mapToLong(m -> model.linearLayers().get(m).outFeatures()).sum();
+                float[] x = uniform(new Random(first.length()), (int) (rows.size() * in));
+                float[] base = uniform(new Random(first.length() + 1), (int) (rows.size() * out));
+                Tensor y = Tensors.fromFloats(base, rows.size(), 1, out);
+                assertSame(y, bank.addTo(first, Tensors.fromFloats(x, rows.size(), 1, in), y, index), "in place");
+                float[] values = Tensors.toFloats(y);
                 for (int r = 0; r < rows.size(); r++) {
-                    double[] want = expected(rows.get(r), module, Arrays.copyOfRange(x, (int) (r * in), (int) ((r + 1) * in)), (int) out);
+                    double[] want = expected(rows.get(r), product, Arrays.copyOfRange(x, (int) (r * in), (int) ((r + 1) * in)));
                     for (int o = 0; o < out; o++) {
-                        assertEquals(want[o], values[(int) (r * out + o)], 1e-4 * (1 + Math.abs(want[o])), module + " row " + r + " output " + o);
+                        double sum = base[(int) (r * out + o)] + want[o];
+                        assertEquals(sum, values[(int) (r * out + o)], 1e-4 * (1 + Math.abs(sum)), first + " row " + r + " output " + o);
                     }
                 }
             }
-            assertNull(bank.delta("model.layers.0.mlp.nonexistent", Tensors.zeros(DType.F32, Device.CPU, 5, 1, 8), null),
-                    "no adapter of the bank has that module");
+            Tensor untouched = Tensors.zeros(DType.F32, Device.CPU, 5, 1, 8);
+            assertSame(untouched, bank.addTo("model.layers.0.mlp.nonexistent", Tensors.zeros(DType.F32, Device.CPU, 5, 1, 8), untouched, index));
+            assertEquals(0.0, Tensors.toFloats(untouched.abs().sum())[0], "no adapter of the bank has that product");
         }
     }
 
     @Test
     void holdsIsByIdentityAndForeignAdaptersAreRefused() {
-        try (AdapterBank bank = AdapterBank.of(List.of(qv)); PointerScope scope = new PointerScope()) {
+        try (AdapterBank bank = AdapterBank.of(List.of(qv), model.products()); PointerScope scope = new PointerScope()) {
             assertTrue(bank.holds(List.of(qv)));
             assertFalse(bank.holds(List.of(qv, all)));
-            assertThrows(IllegalArgumentException.class, () -> bank.masks(List.of(all), Device.CPU));
+            assertThrows(IllegalArgumentException.class, () -> bank.indexOf(List.of(all)));
         }
     }
 
     @Test
     void aBankKeepsItsOwnCopyOfTheWeights() {
         Adapter temporary = randomized(Adapter.create(model, AdapterConfig.forTraining(4, 8, 0, List.of("q_proj"), false, "tiny"), 9), 9);
-        String module = "model.layers.0.self_attn.q_proj";
+        String module = QKV.get(0);
         long in = model.linearLayers().get(module).inFeatures();
         float[] x = new float[(int) in];
         Arrays.fill(x, 0.25f);
-        double[] want = expected(temporary, module, x, (int) model.linearLayers().get(module).outFeatures());
-        try (AdapterBank bank = AdapterBank.of(List.of(temporary, qv)); PointerScope scope = new PointerScope()) {
-            Map<String, Tensor> masks = bank.masks(Arrays.asList(temporary), Device.CPU);
+        double[] want = expected(temporary, QKV, x);
+        try (AdapterBank bank = AdapterBank.of(List.of(temporary, qv), model.products()); PointerScope scope = new PointerScope()) {
+            int[] index = bank.indexOf(Arrays.asList(temporary));
             temporary.close(); // an unloaded adapter: the bank must not read freed memory
-            float[] got = Tensors.toFloats(bank.delta(module, Tensors.fromFloats(x, 1, in), masks.get(module)));
+            Tensor y = Tensors.zeros(DType.F32, Device.CPU, 1, want.length);
+            float[] got = Tensors.toFloats(bank.addTo(module, Tensors.fromFloats(x, 1, in), y, index));
             for (int o = 0; o < got.length; o++) {
                 assertEquals(want[o], got[o], 1e-4 * (1 + Math.abs(want[o])));
             }
         }
+    }
+
+    /** {@link #expected(Adapter, String, float[], int)} of each module of a fused product, one after the other. */
+    private static double[] expected(Adapter adapter, List<String> product, float[] x) {
+        double[][] parts = new double[product.size()][];
+        for (int i = 0; i < parts.length; i++) {
+            parts[i] = expected(adapter, product.get(i), x, (int) model.linearLayers().get(product.get(i)).outFeatures());
+        }
+        return Arrays.stream(parts).flatMapToDouble(Arrays::stream).toArray();
     }
 
     /** {@code scaling * B (A x)} of one row, in doubles from the adapter's own weights; zeros without that module. */

@@ -1,0 +1,127 @@
+// Mixed-adapter LoRA for decoding (the SGMV of Punica / S-LoRA): each row of x gets its own
+// adapter's product, added to the base output y in place:
+//   y[r, o] += round(scaling[r] * sum_j bT[r][j, o] * sum_k a[r][j, k] * x[r, k])
+// with A [rank, in] and B^T [rank, out] fp32 (as PEFT computes LoRA), x and y both bf16 or both fp32,
+// and round() the rounding of the delta to y's dtype before the add, as y.add(delta.to(dtype)) does.
+// Plain loops over 16-lane partial sums, compiled for AVX-512, AVX2 and baseline x86-64 (target_clones):
+// one code path on every CPU. Single-threaded: a decoding step's LoRA is a few MFLOP.
+#pragma once
+#include <stdint.h>
+#include <vector>
+#include "tailor_bf16.h"
+
+namespace tailor {
+
+static inline float lora_load(const float* p, int64_t i) { return p[i]; }
+static inline float lora_load(const uint16_t* p, int64_t i) { return bf16_to_f32(p[i]); }
+static inline void lora_add(float* p, int64_t i, float delta) { p[i] += delta; }
+static inline void lora_add(uint16_t* p, int64_t i, float delta) {
+    p[i] = f32_to_bf16(bf16_to_f32(p[i]) + bf16_to_f32(f32_to_bf16(delta)));
+}
+
+// h[j] = sum_k A[j, k] x[k] for U rows of A at once: U independent chains of 16-lane sums (one
+// chain was bound by the FMA latency)
+template <int U>
+static inline __attribute__((always_inline)) void lora_down(const float* A, const float* x, int64_t in, float* h) {
+    const int L = 16;
+    float s[U][L] = {};
+    int64_t k = 0;
+    for (; k + L <= in; k += L) {
+        for (int u = 0; u < U; u++) {
+            for (int l = 0; l < L; l++) {
+                s[u][l] += A[u * in + k + l] * x[k + l];
+            }
+        }
+    }
+    for (int u = 0; u < U; u++) {
+        float sum = 0.0f;
+        for (int64_t t = k; t < in; t++) {
+            sum += A[u * in + t] * x[t];
+        }
+        for (int l = 0; l < L; l++) {
+            sum += s[u][l];
+        }
+        h[u] = sum;
+    }
+}
+
+// y[o .. o + 16U) += round(scaling * sum_j BT[j, o] h[j]): U blocks of 16 outputs at once
+template <int U, typename T>
+static inline __attribute__((always_inline)) void lora_up(const float* BT, const float* h, int32_t R, int64_t out,
+        int64_t o, float scaling, T* y) {
+    const int L = 16;
+    float s[U][L] = {};
+    for (int32_t j = 0; j < R; j++) {
+        for (int u = 0; u < U; u++) {
+            for (int l = 0; l < L; l++) {
+                s[u][l] += BT[j * out + o + u * L + l] * h[j];
+            }
+        }
+    }
+    for (int u = 0; u < U; u++) {
+        for (int l = 0; l < L; l++) {
+            lora_add(y, o + u * L + l, s[u][l] * scaling);
+        }
+    }
+}
+
+template <typename T>
+static inline __attribute__((always_inline)) void lora_rows(const T* x, int64_t rows, int64_t in, const int64_t* a,
+        const int64_t* bT, const int32_t* rank, const float* scaling, T* y, int64_t yStride, int64_t out) {
+    std::vector<float> xs(in);
+    std::vector<float> h;
+    for (int64_t r = 0; r < rows; r++) {
+        if (a[r] == 0) {
+            continue;  // no adapter (or none on this module) for this row
+        }
+        const float* A = reinterpret_cast<const float*>(a[r]);
+        const float* BT = reinterpret_cast<const float*>(bT[r]);
+        int32_t R = rank[r];
+        for (int64_t k = 0; k < in; k++) {
+            xs[k] = lora_load(x, r * in + k);
+        }
+        h.assign(R, 0.0f);
+        int32_t j = 0;
+        for (; j + 4 <= R; j += 4) {
+            lora_down<4>(A + j * in, xs.data(), in, &h[j]);
+        }
+        for (; j < R; j++) {
+            lora_down<1>(A + j * in, xs.data(), in, &h[j]);
+        }
+        T* yr = y + r * yStride;
+        int64_t o = 0;
+        for (; o + 64 <= out; o += 64) {
+            lora_up<4>(BT, h.data(), R, out, o, scaling[r], yr);
+        }
+        for (; o + 16 <= out; o += 16) {
+            lora_up<1>(BT, h.data(), R, out, o, scaling[r], yr);
+        }
+        for (; o < out; o++) {
+            float sum = 0.0f;
+            for (int32_t t = 0; t < R; t++) {
+                sum += BT[t * out + o] * h[t];
+            }
+            lora_add(yr, o, sum * scaling[r]);
+        }
+    }
+}
+
+#if defined(__x86_64__)
+#define TAILOR_LORA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define TAILOR_LORA_CLONES
+#endif
+
+TAILOR_LORA_CLONES
+inline void lora_rows_bf16(int64_t x, int64_t rows, int64_t in, int64_t* a, int64_t* bT, int32_t* rank, float* scaling,
+        int64_t y, int64_t yStride, int64_t out) {
+    lora_rows(reinterpret_cast<const uint16_t*>(x), rows, in, a, bT, rank, scaling, reinterpret_cast<uint16_t*>(y), yStride, out);
+}
+
+TAILOR_LORA_CLONES
+inline void lora_rows_f32(int64_t x, int64_t rows, int64_t in, int64_t* a, int64_t* bT, int32_t* rank, float* scaling,
+        int64_t y, int64_t yStride, int64_t out) {
+    lora_rows(reinterpret_cast<const float*>(x), rows, in, a, bT, rank, scaling, reinterpret_cast<float*>(y), yStride, out);
+}
+
+}  // namespace tailor

@@ -1,0 +1,107 @@
+package dev.tailor.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Each row's own LoRA product added in place, against {@code y + scaling * B (A x)} written out in Java
+ * doubles: rows without an adapter and columns outside the module's stay exactly as they were.
+ */
+class MixedLoraTest {
+    static final int IN = 40; // not a multiple of 16: the kernel's tails
+    static final int OUT = 37;
+    static final int WIDTH = 50;
+    static final int OFFSET = 7;
+
+    @BeforeAll
+    static void configure() {
+        Engine.configure(2);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"BF16, true", "F32, true", "BF16, false", "F32, false"})
+    void addsEachRowsOwnProductAndNothingElse(DType dtype, boolean nativeKernel) {
+        Random random = new Random(dtype.ordinal() * 2L + (nativeKernel ? 1 : 0));
+        try (PointerScope scope = new PointerScope()) {
+            // ranks 5 and 3 (not multiples of 4), scalings 2 and 0.5
+            float[][] a = {gaussian(random, 5 * IN), gaussian(random, 3 * IN)};
+            float[][] b = {gaussian(random, OUT * 5), gaussian(random, OUT * 3)};
+            MixedLora.Weights[] weights = {
+                MixedLora.Weights.copyOf(Tensors.fromFloats(a[0], 5, IN), Tensors.fromFloats(b[0], OUT, 5), 2.0),
+                MixedLora.Weights.copyOf(Tensors.fromFloats(a[1], 3, IN), Tensors.fromFloats(b[1], OUT, 3), 0.5)};
+            int[] adapterOfRow = {0, -1, 1, 0, 1};
+            int rows = adapterOfRow.length;
+            List<MixedLora.Weights> perRow = Arrays.stream(adapterOfRow).mapToObj(i -> i < 0 ? null : weights[i]).toList();
+            Tensor x = Tensors.fromFloats(gaussian(random, rows * IN), rows, 1, IN).to(dtype.scalarType());
+            Tensor y = Tensors.fromFloats(gaussian(random, rows * WIDTH), rows, 1, WIDTH).to(dtype.scalarType());
+            float[] xs = Tensors.toFloats(x);
+            float[] before = Tensors.toFloats(y);
+            if (nativeKernel) {
+                MixedLora.addInPlace(x, y, OFFSET, perRow);
+            } else {
+                MixedLora.addWithLibtorch(x, y, OFFSET, perRow);
+            }
+            float[] after = Tensors.toFloats(y);
+            for (int r = 0; r < rows; r++) {
+                for (int c = 0; c < WIDTH; c++) {
+                    int i = r * WIDTH + c;
+                    int k = adapterOfRow[r];
+                    if (k < 0 || c < OFFSET || c >= OFFSET + OUT) {
+                        assertEquals(before[i], after[i], 0.0, "row " + r + " column " + c + " is not the adapter's");
+                        continue;
+                    }
+                    int rank = a[k].length / IN;
+                    double delta = 0;
+                    for (int j = 0; j < rank; j++) {
+                        double h = 0;
+                        for (int t = 0; t < IN; t++) {
+                            h += (double) a[k][j * IN + t] * xs[r * IN + t];
+                        }
+                        delta += b[k][(c - OFFSET) * rank + j] * h;
+                    }
+                    delta *= k == 0 ? 2.0 : 0.5;
+                    double want = before[i] + delta;
+                    // bf16: the delta rounded once, then the sum (as y.add(delta.to(bf16)))
+                    double tolerance = dtype == DType.BF16 ? 0x1p-8 * (Math.abs(delta) + Math.abs(want)) + 1e-6 : 1e-4 * (1 + Math.abs(want));
+                    assertEquals(want, after[i], tolerance, "row " + r + " column " + c);
+                }
+            }
+        }
+    }
+
+    @Test
+    void refusesAdaptersOfAnotherShape() {
+        try (PointerScope scope = new PointerScope()) {
+            MixedLora.Weights narrow = MixedLora.Weights.copyOf(Tensors.zeros(DType.F32, Device.CPU, 2, IN - 1),
+                    Tensors.zeros(DType.F32, Device.CPU, OUT, 2), 1.0);
+            Tensor x = Tensors.zeros(DType.F32, Device.CPU, 1, IN);
+            Tensor y = Tensors.zeros(DType.F32, Device.CPU, 1, WIDTH);
+            assertThrows(IllegalArgumentException.class, () -> MixedLora.addInPlace(x, y, 0, List.of(narrow)));
+            MixedLora.Weights fits = MixedLora.Weights.copyOf(Tensors.zeros(DType.F32, Device.CPU, 2, IN),
+                    Tensors.zeros(DType.F32, Device.CPU, OUT, 2), 1.0);
+            assertThrows(IllegalArgumentException.class, () -> MixedLora.addInPlace(x, y, WIDTH - OUT + 1, List.of(fits)),
+                    "columns past y's width");
+            assertThrows(IllegalArgumentException.class, () -> MixedLora.addInPlace(x, y.to(torch.ScalarType.BFloat16), 0, List.of(fits)),
+                    "x and y of different dtypes");
+        }
+    }
+
+    private static float[] gaussian(Random random, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) random.nextGaussian();
+        }
+        return v;
+    }
+}
