@@ -1,7 +1,7 @@
 // bf16 matrix-vector kernels for decoding: y[r, o] = sum_k x[r, k] * w[o, k] (+ bias[o]),
 // x [rows, in], w [out, in], y [rows, out], all bf16 row-major, fp32 accumulation.
 // Two paths, each compiled per function (target attribute), so the library loads on any x86-64:
-// AVX-512 BF16 (rows <= 8; callers check available()) and AMX tiles (rows <= 16, in a multiple of
+// AVX-512 BF16 (rows <= 8; callers check available()) and AMX tiles (any rows, in a multiple of
 // 32; callers check amx_available()). No OpenMP: the Java side splits rows across threads.
 #pragma once
 #include <stdint.h>
@@ -126,8 +126,9 @@ inline void gemv(int64_t xAddress, int64_t rows, int64_t in, int64_t wAddress, i
 
 #define TAILOR_AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16")))
 
-// Tile registers: 0 holds the sums C [16 weight rows, rows of x] in fp32, 1 the weight block
-// A [16 weight rows, 32 k] loaded as it lies in W, 2 the block of x B [16 k pairs, rows of x].
+// Tile registers: 0 holds a weight block A [16 weight rows, 32 k] loaded as it lies in W, 1 a block
+// of x B [16 k pairs, 16 rows of x], 2..7 the sums C [16 weight rows, 16 rows of x] in fp32 of up to
+// six groups of 16 rows of x: each weight block is loaded once per six groups.
 struct TileConfig {
     uint8_t palette;
     uint8_t start_row;
@@ -135,6 +136,8 @@ struct TileConfig {
     uint16_t colsb[16];
     uint8_t rows[16];
 };
+
+const int64_t AMX_GROUPS_PER_PASS = 6;
 
 // 16 fp32 sums + bias to bf16 with f32_to_bf16's rounding, as integer lanes
 TAILOR_AMX_TARGET static inline __m256i round_to_bf16(__m512 v) {
@@ -147,37 +150,62 @@ TAILOR_AMX_TARGET static inline __m256i round_to_bf16(__m512 v) {
     return _mm512_cvtepi32_epi16(_mm512_mask_mov_epi32(rounded, nan, quiet));
 }
 
-// Output rows [begin, end), end - begin a multiple of 16. The weight block is A, loaded straight
-// from W (16 rows, stride in); x, repacked as pairs (pack_pairs), is B: no copy of the weights.
+// Tile register numbers are immediates: one case per group of a pass
+#define TAILOR_AMX_EACH_GROUP(g, STATEMENT) \
+    switch (g) { \
+        case 0: STATEMENT(2); break; \
+        case 1: STATEMENT(3); break; \
+        case 2: STATEMENT(4); break; \
+        case 3: STATEMENT(5); break; \
+        case 4: STATEMENT(6); break; \
+        default: STATEMENT(7); break; \
+    }
+#define TAILOR_AMX_ZERO(t) _tile_zero(t)
+#define TAILOR_AMX_DP(t) _tile_dpbf16ps(t, 0, 1)
+#define TAILOR_AMX_STORE(t) _tile_stored(t, sums, 64)
+
+// Output rows [begin, end), end - begin a multiple of 16, for rows of x packed by pack_pairs into
+// groups of 16 (padded with zero rows): no copy of the weights.
 TAILOR_AMX_TARGET static void amx_rows(const uint32_t* pairs, int64_t rows, int64_t in, const uint16_t* w,
         int64_t begin, int64_t end, const uint16_t* bias, uint16_t* y, int64_t out) {
+    int64_t padded = (rows + 15) / 16 * 16;
     TileConfig config = {};
     config.palette = 1;
-    config.rows[0] = 16;
-    config.colsb[0] = (uint16_t) (rows * 4);
-    config.rows[1] = 16;
-    config.colsb[1] = 64;
-    config.rows[2] = 16;
-    config.colsb[2] = (uint16_t) (rows * 4);
+    for (int t = 0; t < 8; t++) {
+        config.rows[t] = 16;
+        config.colsb[t] = 64;
+    }
     _tile_loadconfig(&config);
     alignas(64) float sums[16][16];
     const __m512i column = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
             _mm512_set1_epi32(16));
     for (int64_t o = begin; o < end; o += 16) {
-        _tile_zero(0);
         const uint16_t* wo = w + o * in;
-        for (int64_t k = 0; k < in; k += 32) {
-            _tile_loadd(2, pairs + k / 2 * rows, rows * 4);
-            _tile_loadd(1, wo + k, in * 2);
-            _tile_dpbf16ps(0, 1, 2);
-        }
-        _tile_stored(0, sums, 64);
         __m512 b = bias != nullptr
                 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*) (bias + o))), 16))
                 : _mm512_setzero_ps();
-        for (int64_t r = 0; r < rows; r++) {  // column r of the sums is y[r, o .. o+15]
-            __m512 v = _mm512_add_ps(_mm512_i32gather_ps(_mm512_add_epi32(column, _mm512_set1_epi32((int) r)), &sums[0][0], 4), b);
-            _mm256_storeu_si256((__m256i*) (y + r * out + o), round_to_bf16(v));
+        for (int64_t first = 0; first < padded; first += 16 * AMX_GROUPS_PER_PASS) {
+            int64_t groups = (padded - first) / 16 < AMX_GROUPS_PER_PASS ? (padded - first) / 16 : AMX_GROUPS_PER_PASS;
+            for (int64_t g = 0; g < groups; g++) {
+                TAILOR_AMX_EACH_GROUP(g, TAILOR_AMX_ZERO)
+            }
+            for (int64_t k = 0; k < in; k += 32) {
+                _tile_loadd(0, wo + k, in * 2);
+                const uint32_t* block = pairs + k / 2 * padded + first;
+                for (int64_t g = 0; g < groups; g++) {
+                    _tile_loadd(1, block + g * 16, padded * 4);
+                    TAILOR_AMX_EACH_GROUP(g, TAILOR_AMX_DP)
+                }
+            }
+            for (int64_t g = 0; g < groups; g++) {
+                TAILOR_AMX_EACH_GROUP(g, TAILOR_AMX_STORE)
+                int64_t r0 = first + g * 16;
+                for (int64_t r = r0; r < rows && r < r0 + 16; r++) {  // column r - r0 of the sums is y[r, o .. o+15]
+                    __m512i index = _mm512_add_epi32(column, _mm512_set1_epi32((int) (r - r0)));
+                    __m512 v = _mm512_add_ps(_mm512_i32gather_ps(index, &sums[0][0], 4), b);
+                    _mm256_storeu_si256((__m256i*) (y + r * out + o), round_to_bf16(v));
+                }
+            }
         }
     }
     _tile_release();
@@ -199,23 +227,29 @@ inline bool amx_available() {
 }
 
 /**
- * x [rows, in] as the AMX B operand: pairs[k / 2, r] = (x[r, k], x[r, k + 1]), in even. Done once
- * per product by the calling thread, before the chunks start.
+ * x [rows, in] as the AMX B operand: pairs[k / 2, r] = (x[r, k], x[r, k + 1]) for r < rows, zero
+ * for the padding rows up to the next multiple of 16; in even. Done once per product by the calling
+ * thread, before the chunks start.
  */
 inline void pack_pairs(int64_t xAddress, int64_t rows, int64_t in, int64_t pairsAddress) {
     const uint32_t* x = reinterpret_cast<const uint32_t*>(xAddress);
     uint32_t* pairs = reinterpret_cast<uint32_t*>(pairsAddress);
     int64_t half = in / 2;
-    for (int64_t r = 0; r < rows; r++) {
-        for (int64_t kk = 0; kk < half; kk++) {
-            pairs[kk * rows + r] = x[r * half + kk];
+    int64_t padded = (rows + 15) / 16 * 16;
+    for (int64_t kk = 0; kk < half; kk++) {
+        uint32_t* to = pairs + kk * padded;
+        for (int64_t r = 0; r < rows; r++) {
+            to[r] = x[r * half + kk];
+        }
+        for (int64_t r = rows; r < padded; r++) {
+            to[r] = 0;
         }
     }
 }
 
 /**
- * Output rows [begin, end) on AMX tiles for all rows of x (rows in 1..16, in a multiple of 32), from
- * pack_pairs' layout; the last end - begin mod 16 rows go through the AVX-512 path.
+ * Output rows [begin, end) on AMX tiles for all rows of x (in a multiple of 32), from pack_pairs'
+ * layout; the last end - begin mod 16 output rows go through the AVX-512 path.
  */
 inline void gemv_amx(int64_t xAddress, int64_t pairsAddress, int64_t rows, int64_t in, int64_t wAddress,
         int64_t begin, int64_t end, int64_t biasAddress, int64_t yAddress, int64_t out) {

@@ -11,7 +11,7 @@ import org.bytedeco.pytorch.global.torch;
 
 /**
  * Decoding's bf16 matrix-vector products ({@code x [rows, in] @ W^T}, W [out, in]) on a native kernel
- * ({@link Bf16GemvKernel}): AMX tiles where the CPU has them (2 to 16 rows, in a multiple of 32),
+ * ({@link Bf16GemvKernel}): AMX tiles where the CPU has them (2 to 32 rows, in a multiple of 32),
  * else AVX-512 BF16 (at most 8 rows). libtorch's
  * bf16 linear streamed W at 13-22 GB/s for so few rows where the memory gives 40-60 GB/s, and
  * decoding spends most of each token there. Every weight byte is read once for all rows, sums are
@@ -26,10 +26,12 @@ public final class Bf16Gemv {
     /** The most rows of x the AVX-512 path takes per call; prompts (prefill) stay with libtorch's GEMM. */
     private static final int MAX_ROWS = 8;
     /**
-     * The most rows on AMX tiles (one tile's columns). Measured on 2 cores: 16 rows cost 10-20% more
-     * than one, where the AVX-512 path's 8 rows cost 2-2.3x one (compute bound in VDPBF16PS).
+     * The most rows on AMX tiles. Measured on 2 cores against libtorch's bf16 linear (oneDNN, on AMX
+     * too): 8-32 rows 1.1-1.5x faster here (16 rows cost 10-20% more than one, where the AVX-512
+     * path's 8 rows cost 2-2.3x one); from 64 rows on, mixed (the 152k-row lm_head 2x slower at 64),
+     * so prompts stay with libtorch.
      */
-    private static final int MAX_AMX_ROWS = 16;
+    private static final int MAX_AMX_ROWS = 32;
 
     private static final boolean AVAILABLE = load();
     private static final boolean AMX = AVAILABLE && !Boolean.getBoolean("tailor.gemv.noAmx") && Bf16GemvKernel.amxAvailable();
@@ -109,7 +111,8 @@ public final class Bf16Gemv {
             return y;
         }
         try (PointerScope scratch = new PointerScope()) {
-            Tensor pairs = torch.empty(new long[] {rows * in / 2}, new TensorOptions(torch.ScalarType.Int),
+            long padded = (rows + 15) / 16 * 16; // the kernel's groups of 16 rows
+            Tensor pairs = torch.empty(new long[] {padded * in / 2}, new TensorOptions(torch.ScalarType.Int),
                     new MemoryFormatOptional());
             long pairsAddress = pairs.data_ptr().address();
             Bf16GemvKernel.packPairs(xAddress, rows, in, pairsAddress);

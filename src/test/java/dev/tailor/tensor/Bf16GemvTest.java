@@ -37,13 +37,15 @@ class Bf16GemvTest {
 
     /**
      * in not a multiple of 32 (AVX-512 path with a masked tail), out not a multiple of threads or chunks;
-     * small sizes stay on one thread. Where the CPU has AMX, rows 2-16 with in a multiple of 32 take the
-     * tiles, with out mod 16 rows left to the AVX-512 path (9-16 rows in two calls there).
+     * small sizes stay on one thread. Where the CPU has AMX, rows 2-32 with in a multiple of 32 take the
+     * tiles (in groups of 16, the last one padded), with out mod 16 rows left to the AVX-512 path (8
+     * rows per call there).
      */
     @ParameterizedTest
     @CsvSource({"1, 899, 1001", "2, 899, 1001", "3, 899, 1001", "4, 899, 1001", "5, 899, 1001", "6, 899, 1001",
             "7, 899, 1001", "8, 899, 1001", "1, 45, 37", "8, 45, 37", "3, 32, 5", "5, 1, 3", "1, 896, 4864",
-            "2, 96, 1001", "8, 896, 4864", "9, 64, 1001", "12, 128, 37", "16, 32, 1003", "16, 896, 1152"})
+            "2, 96, 1001", "8, 896, 4864", "9, 64, 1001", "12, 128, 37", "16, 32, 1003", "16, 896, 1152",
+            "17, 64, 1001", "27, 96, 37", "32, 896, 1152"})
     void matchesJavaDoubles(int rows, int in, int out) {
         assumeTrue(Bf16Gemv.available() && rows <= Bf16Gemv.maxRows(in), "more rows than this CPU's kernel takes");
         Random random = new Random(rows * 1000L + in + out);
