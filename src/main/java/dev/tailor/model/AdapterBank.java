@@ -118,8 +118,7 @@ final class AdapterBank implements AutoCloseable {
             for (Part part : parts) {
                 for (MixedLora.Weights w : part.byAdapter()) {
                     if (w != null) {
-                        w.a().close();
-                        w.bT().close();
+                        w.close();
                     }
                 }
             }

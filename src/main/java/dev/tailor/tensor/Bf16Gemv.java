@@ -1,8 +1,5 @@
 package dev.tailor.tensor;
 
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.LockSupport;
-import java.util.concurrent.locks.ReentrantLock;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -17,8 +14,7 @@ import org.bytedeco.pytorch.global.torch;
  * decoding spends most of each token there. Every weight byte is read once for all rows, sums are
  * fp32 and rounded to bf16 once (after the bias), as libtorch does.
  *
- * <p>Threads: the library has no OpenMP (libtorch brings its own runtime); output rows are split
- * into chunks taken by the calling thread and {@code availableProcessors() - 1} daemon workers.
+ * <p>Threads: output rows are split into chunks run on {@link KernelThreads}.
  * Anything the kernel does not cover (other dtypes or devices, strided inputs, more rows, tensors
  * that need autograd, a CPU without AVX-512 BF16) stays with libtorch: see {@link #supports}.
  */
@@ -132,120 +128,14 @@ public final class Bf16Gemv {
     }
 
     private static void run(long x, long pairs, long rows, long in, long w, long bias, long y, long out) {
-        if (out * in < PARALLEL_MIN_ELEMENTS || Pool.WORKERS.length == 0 || !Pool.LOCK.tryLock()) {
-            gemv(x, pairs, rows, in, w, 0, out, bias, y, out); // small, single core, or the pool is busy
+        if (out * in < PARALLEL_MIN_ELEMENTS) {
+            gemv(x, pairs, rows, in, w, 0, out, bias, y, out); // small: the hand-off costs more
             return;
         }
-        try {
-            Task task = new Task(x, pairs, rows, in, w, bias, y, out, Pool.WORKERS.length + 1);
-            Pool.start(task);
-            task.work();
-            task.awaitDone();
-        } finally {
-            Pool.LOCK.unlock();
-        }
-    }
-
-    /** One call's chunks, taken by whichever thread comes first. */
-    private static final class Task {
-        final long x, pairs, rows, in, w, bias, y, out;
-        final long chunkRows;
-        final int chunks;
-        final AtomicInteger next = new AtomicInteger();
-        final AtomicInteger done = new AtomicInteger();
-
-        Task(long x, long pairs, long rows, long in, long w, long bias, long y, long out, int threads) {
-            this.x = x;
-            this.pairs = pairs;
-            this.rows = rows;
-            this.in = in;
-            this.w = w;
-            this.bias = bias;
-            this.y = y;
-            this.out = out;
-            // a few chunks per thread, so that a worker waking late costs little
-            long per = (out + 4L * threads - 1) / (4L * threads);
-            this.chunkRows = Math.max(ROW_ALIGN, (per + ROW_ALIGN - 1) / ROW_ALIGN * ROW_ALIGN);
-            this.chunks = (int) ((out + chunkRows - 1) / chunkRows);
-        }
-
-        void work() {
-            int c;
-            while ((c = next.getAndIncrement()) < chunks) {
-                long begin = c * chunkRows;
-                gemv(x, pairs, rows, in, w, begin, Math.min(out, begin + chunkRows), bias, y, out);
-                done.incrementAndGet();
-            }
-        }
-
-        void awaitDone() {
-            long spins = 0;
-            while (done.get() < chunks) {
-                if (++spins < 100_000) {
-                    Thread.onSpinWait();
-                } else {
-                    Thread.yield(); // a worker lost its core mid-chunk
-                }
-            }
-        }
-    }
-
-    /** Daemon workers: spin briefly after each task (calls come in bursts), then park. */
-    private static final class Pool {
-        static final ReentrantLock LOCK = new ReentrantLock();
-        static final long SPIN_NANOS = 50_000;
-        static final Worker[] WORKERS = createWorkers();
-        static volatile Task current;
-
-        static Worker[] createWorkers() {
-            int n = Math.max(0, Runtime.getRuntime().availableProcessors() - 1);
-            Worker[] workers = new Worker[n];
-            for (int i = 0; i < n; i++) {
-                workers[i] = new Worker();
-                Thread t = new Thread(workers[i], "tailor-gemv-" + (i + 1));
-                t.setDaemon(true);
-                workers[i].thread = t;
-                t.start();
-            }
-            return workers;
-        }
-
-        static void start(Task task) {
-            current = task;
-            for (Worker worker : WORKERS) {
-                if (worker.parked) {
-                    LockSupport.unpark(worker.thread);
-                }
-            }
-        }
-    }
-
-    private static final class Worker implements Runnable {
-        volatile Thread thread;
-        volatile boolean parked;
-
-        @Override
-        public void run() {
-            Task seen = null;
-            while (true) {
-                Task task = Pool.current;
-                if (task == seen) {
-                    long start = System.nanoTime();
-                    while ((task = Pool.current) == seen && System.nanoTime() - start < Pool.SPIN_NANOS) {
-                        Thread.onSpinWait();
-                    }
-                    if (task == seen) {
-                        parked = true;
-                        if (Pool.current == seen) {
-                            LockSupport.park(this);
-                        }
-                        parked = false;
-                        continue;
-                    }
-                }
-                seen = task;
-                task.work();
-            }
-        }
+        // a few chunks per thread, so that a worker waking late costs little
+        long per = (out + 4L * KernelThreads.count() - 1) / (4L * KernelThreads.count());
+        long chunkRows = Math.max(ROW_ALIGN, (per + ROW_ALIGN - 1) / ROW_ALIGN * ROW_ALIGN);
+        int chunks = (int) ((out + chunkRows - 1) / chunkRows);
+        KernelThreads.forEach(chunks, c -> gemv(x, pairs, rows, in, w, c * chunkRows, Math.min(out, (c + 1) * chunkRows), bias, y, out));
     }
 }
