@@ -12,7 +12,7 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 
 /**
- * Several adapters' LoRA weights, for decoding steps whose rows use different adapters (S-LoRA,
+ * The LoRA weights of a decoding batch's adapters, whose rows may use different adapters (S-LoRA,
  * Punica): every linear product of the model computes the base output once for all rows, then
  * {@link MixedLora} adds each row's own adapter's {@code scaling * B A x} in place. Modules computed
  * as one fused product (q/k/v, gate/up: {@link FusedLinear}) are one entry here, each module with its
@@ -64,10 +64,6 @@ final class AdapterBank implements AutoCloseable {
     /** Whether every one of {@code wanted} is in this bank (by identity). */
     boolean holds(Collection<Adapter> wanted) {
         return wanted.stream().allMatch(w -> adapters.stream().anyMatch(a -> a == w));
-    }
-
-    int size() {
-        return adapters.size();
     }
 
     /** Each row's adapter as its index in this bank (-1: none); every one must be in this bank or null. */

@@ -248,20 +248,21 @@ public final class Model implements AutoCloseable {
     }
 
     /**
-     * A bank holding every adapter of a mixed batch: the last one while it holds them and not many
-     * more (a bank's extra adapters cost products), else a new one. Null when rows do not differ.
+     * A bank holding every adapter of a decoding batch (its rows' products on {@link dev.tailor.tensor.MixedLora}'s
+     * kernel, one row or many, one adapter or several): the last one while it holds them, else a new
+     * one with just those. Null when no row has an adapter.
      */
     private AdapterBank bankFor(List<Adapter> perRow) {
-        if (!RowAdapters.mixed(perRow)) {
-            return null;
-        }
         List<Adapter> distinct = new ArrayList<>(); // in order of first use, so that a batch's results do not vary by run
         for (Adapter a : perRow) {
             if (a != null && distinct.stream().noneMatch(d -> d == a)) {
                 distinct.add(a);
             }
         }
-        if (decodeBank == null || !decodeBank.holds(distinct) || decodeBank.size() > 2 * distinct.size()) {
+        if (distinct.isEmpty()) {
+            return null;
+        }
+        if (decodeBank == null || !decodeBank.holds(distinct)) {
             if (decodeBank != null) {
                 decodeBank.close();
             }

@@ -12,7 +12,7 @@ import org.bytedeco.pytorch.Tensor;
  */
 final class RowAdapters {
     private static final RowAdapters NONE = new RowAdapters(null, null, null);
-    /** The adapter of every row, or null when rows differ (or none has one). */
+    /** The adapter of every row (a prompt, training's forward pass), or null. */
     private final Adapter everyRow;
     private final AdapterBank bank;
     /** Each row's adapter as its index in the bank (-1: none), where rows differ. */
@@ -31,18 +31,10 @@ final class RowAdapters {
 
     /**
      * Row i with {@code perRow.get(i)} (null = the base alone), taken from {@code bank}, which holds
-     * all of them, or null when the rows do not differ ({@link #mixed}).
+     * all of them, or null when no row has an adapter.
      */
     static RowAdapters of(List<Adapter> perRow, AdapterBank bank) {
-        if (bank == null) {
-            return all(perRow.get(0)); // one adapter (or none) for the whole batch: its own products
-        }
-        return new RowAdapters(null, bank, bank.indexOf(perRow));
-    }
-
-    /** Whether rows differ in their adapters, so that {@link Model#decode} needs a bank holding them. */
-    static boolean mixed(List<Adapter> perRow) {
-        return perRow.stream().anyMatch(a -> a != perRow.get(0));
+        return bank == null ? NONE : new RowAdapters(null, bank, bank.indexOf(perRow));
     }
 
     boolean isEmpty() {
@@ -54,15 +46,14 @@ final class RowAdapters {
         return everyRow;
     }
 
-    /** Whether rows differ in their adapters (their products come from {@link #addMixed}). */
+    /** Whether the rows' adapter products come from a bank ({@link #addMixed}). */
     boolean usesBank() {
         return bank != null;
     }
 
     /**
      * Adds each row's adapter product, in place, to y, the output of the product (a module, or q/k/v and
-     * gate/up fused) whose first module is {@code first} for input x; returns y (as it is where rows
-     * do not differ).
+     * gate/up fused) whose first module is {@code first} for input x; returns y (as it is without a bank).
      */
     Tensor addMixed(String first, Tensor x, Tensor y) {
         return bank == null ? y : bank.addTo(first, x, y, rowAdapters);
