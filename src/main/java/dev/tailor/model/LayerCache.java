@@ -9,4 +9,12 @@ interface LayerCache {
      * and values the queries attend to, the new ones included.
      */
     Tensor[] append(int layer, Tensor k, Tensor v);
+
+    /**
+     * Where every row queries one token against a prefix of its own keys (a decoding step): how many
+     * positions row r attends to; null otherwise (the caller's mask decides).
+     */
+    default int[] attendedLengths() {
+        return null;
+    }
 }

@@ -111,12 +111,24 @@ public final class SlotKvCache implements AutoCloseable {
     LayerCache step(Tensor positions, int n, int longest) {
         reserve(longest);
         Tensor index = positions.view(n, 1, 1, 1).expand(n, kvHeads, 1, headDim);
-        return (layer, k, v) -> {
-            Tensor ks = keys[layer].narrow(0, 0, n);
-            Tensor vs = values[layer].narrow(0, 0, n);
-            ks.scatter_(2, index, k);
-            vs.scatter_(2, index, v);
-            return new Tensor[] {ks.narrow(2, 0, longest), vs.narrow(2, 0, longest)};
+        int[] attended = new int[n];
+        for (int i = 0; i < n; i++) {
+            attended[i] = lengths[i] + 1; // what the slot holds and the new token
+        }
+        return new LayerCache() {
+            @Override
+            public Tensor[] append(int layer, Tensor k, Tensor v) {
+                Tensor ks = keys[layer].narrow(0, 0, n);
+                Tensor vs = values[layer].narrow(0, 0, n);
+                ks.scatter_(2, index, k);
+                vs.scatter_(2, index, v);
+                return new Tensor[] {ks.narrow(2, 0, longest), vs.narrow(2, 0, longest)};
+            }
+
+            @Override
+            public int[] attendedLengths() {
+                return attended;
+            }
         };
     }
 
