@@ -106,15 +106,15 @@ final class DecoderLayer implements AutoCloseable {
         Tensor qs = RotaryEmbedding.apply(q.view(b, t, config.numHeads(), d).transpose(1, 2), cos, sin);
         Tensor ks = RotaryEmbedding.apply(k.view(b, t, config.numKvHeads(), d).transpose(1, 2), cos, sin);
         Tensor vs = v.view(b, t, config.numKvHeads(), d).transpose(1, 2);
-        int[] lengths = null;
+        LayerCache.Attended ranges = null;
         if (cache != null) {
             Tensor[] kv = cache.append(index, ks, vs);
             ks = kv[0];
             vs = kv[1];
-            lengths = cache.attendedLengths();
+            ranges = cache.attended();
         }
-        Tensor attended = lengths != null && DecodeAttention.supports(qs, ks, vs)
-                ? DecodeAttention.attend(qs, ks, vs, lengths, 1.0 / Math.sqrt(d)) // a decoding step: one native call
+        Tensor attended = ranges != null && DecodeAttention.supports(qs, ks, vs)
+                ? DecodeAttention.attend(qs, ks, vs, ranges.from(), ranges.to(), 1.0 / Math.sqrt(d)) // a decoding step: one native call
                 : Tensors.attention(qs, ks, vs, allowed, 1.0 / Math.sqrt(d));
         return attended.transpose(1, 2).reshape(b, t, (long) config.numHeads() * d);
     }

@@ -81,7 +81,7 @@ public final class Generator {
                         Tensor ids = Tensors.fromLongs(last, batch, 1).to(model.device.torchDevice(), torch.ScalarType.Long);
                         Tensor positions = Tensors.fromLongs(pos, batch, 1).to(model.device.torchDevice(), torch.ScalarType.Long);
                         Tensor allowed = AttentionMasks.causalWithPadding(padding.valid(past + 1), past, 1, model.device);
-                        Tensor hidden = model.hiddenStates(ids, positions, allowed, cache, longest - 1 + n);
+                        Tensor hidden = model.hiddenStates(ids, positions, allowed, cache, longest - 1 + n, padding.firstKeys());
                         sampleAll(model.logits(hidden), seqs, listener);
                     }
                 }
@@ -138,6 +138,11 @@ public final class Generator {
 
         Tensor valid(int length) {
             return valid.narrow(1, 0, length);
+        }
+
+        /** Per row, the first cache position holding a real token (after the padding). */
+        int[] firstKeys() {
+            return prompts.stream().mapToInt(p -> longest - p.length).toArray();
         }
 
         long[] leftPaddedIds() {

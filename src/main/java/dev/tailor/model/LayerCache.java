@@ -11,10 +11,13 @@ interface LayerCache {
     Tensor[] append(int layer, Tensor k, Tensor v);
 
     /**
-     * Where every row queries one token against a prefix of its own keys (a decoding step): how many
-     * positions row r attends to; null otherwise (the caller's mask decides).
+     * Where every row queries one token (a decoding step): the positions [from[r], to[r]) of the keys
+     * row r attends to; null otherwise (the caller's mask decides).
      */
-    default int[] attendedLengths() {
+    default Attended attended() {
         return null;
     }
+
+    /** Per row, the first position attended to and the one after the last. */
+    record Attended(int[] from, int[] to) {}
 }

@@ -99,7 +99,30 @@ public final class Model implements AutoCloseable {
      * [B, T, hidden] (after the final norm). {@code allowed} is the attention mask [B, 1, T, S].
      */
     public Tensor hiddenStates(Tensor ids, Tensor positions, Tensor allowed, KvCache cache, int maxPosition) {
-        Tensor hidden = forward(ids, positions, allowed, cache == null ? null : cache::append, maxPosition, null);
+        return hiddenStates(ids, positions, allowed, cache, maxPosition, null);
+    }
+
+    /**
+     * {@link #hiddenStates(Tensor, Tensor, Tensor, KvCache, int)} for one decoding step (ids [B, 1])
+     * whose row r attends to the cache's positions from {@code keysFrom[r]} on (after its prompt's
+     * left padding), so that attention runs on the decoding kernel; {@code allowed} says the same for
+     * the other paths.
+     */
+    public Tensor hiddenStates(Tensor ids, Tensor positions, Tensor allowed, KvCache cache, int maxPosition, int[] keysFrom) {
+        LayerCache layers = cache == null ? null : keysFrom == null ? cache::append : new LayerCache() {
+            private final Attended attended = new Attended(keysFrom, filled(keysFrom.length, cache.length() + 1));
+
+            @Override
+            public Tensor[] append(int layer, Tensor k, Tensor v) {
+                return cache.append(layer, k, v);
+            }
+
+            @Override
+            public Attended attended() {
+                return attended;
+            }
+        };
+        Tensor hidden = forward(ids, positions, allowed, layers, maxPosition, null);
         if (cache != null) {
             cache.advance((int) ids.size(1));
         }
@@ -113,6 +136,12 @@ public final class Model implements AutoCloseable {
             x = layer.forward(x, cosSin, allowed, cache, adapters);
         }
         return norm.forward(x);
+    }
+
+    private static int[] filled(int n, int value) {
+        int[] a = new int[n];
+        Arrays.fill(a, value);
+        return a;
     }
 
     /** Next-token logits for hidden states [..., hidden], in fp32. */

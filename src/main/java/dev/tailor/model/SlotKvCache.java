@@ -111,10 +111,11 @@ public final class SlotKvCache implements AutoCloseable {
     LayerCache step(Tensor positions, int n, int longest) {
         reserve(longest);
         Tensor index = positions.view(n, 1, 1, 1).expand(n, kvHeads, 1, headDim);
-        int[] attended = new int[n];
+        int[] to = new int[n];
         for (int i = 0; i < n; i++) {
-            attended[i] = lengths[i] + 1; // what the slot holds and the new token
+            to[i] = lengths[i] + 1; // what the slot holds and the new token
         }
+        LayerCache.Attended attended = new LayerCache.Attended(new int[n], to);
         return new LayerCache() {
             @Override
             public Tensor[] append(int layer, Tensor k, Tensor v) {
@@ -126,7 +127,7 @@ public final class SlotKvCache implements AutoCloseable {
             }
 
             @Override
-            public int[] attendedLengths() {
+            public LayerCache.Attended attended() {
                 return attended;
             }
         };

@@ -25,11 +25,13 @@ final class AttentionKernel {
     @NoException
     @Name("decode_attention_bf16")
     static native void bf16(long q, long qRow, long qHead, long k, long v, long kvRow, long kvHead, long kvPos, long heads,
-            long kvHeads, long d, @Cast("int32_t*") int[] lengths, float scale, long out, long begin, long end);
+            long kvHeads, long d, @Cast("int32_t*") int[] from, @Cast("int32_t*") int[] to, float scale, long out, long begin,
+            long end);
 
     /** fp32 q, k, v and out. */
     @NoException
     @Name("decode_attention_f32")
     static native void f32(long q, long qRow, long qHead, long k, long v, long kvRow, long kvHead, long kvPos, long heads,
-            long kvHeads, long d, @Cast("int32_t*") int[] lengths, float scale, long out, long begin, long end);
+            long kvHeads, long d, @Cast("int32_t*") int[] from, @Cast("int32_t*") int[] to, float scale, long out, long begin,
+            long end);
 }

@@ -7,7 +7,7 @@ import org.bytedeco.pytorch.global.torch;
 
 /**
  * Attention of a decoding step on a native kernel ({@link AttentionKernel}): one query per row over
- * the first {@code lengths[r]} positions of that row's keys and values, grouped-query heads, in
+ * positions [from[r], to[r]) of that row's keys and values, grouped-query heads, in
  * fp32 (as Tailor's prompt attention, {@link Tensors#attention}, computes it) with one rounding of
  * the output. libtorch took about a dozen small ops per layer for this: 0.4 ms per layer for one
  * row, 1 ms for eight, a quarter of an 8-row step. Rows are split across {@link KernelThreads}.
@@ -47,18 +47,19 @@ public final class DecodeAttention {
     }
 
     /**
-     * softmax(scale q k^T) v over positions [0, lengths[r]) of row r, as a new tensor [rows, heads, 1, d];
-     * callers check {@link #supports} first. Every length must be 1 .. positions.
+     * softmax(scale q k^T) v over positions [from[r], to[r]) of row r (a prefix of the cache, or after
+     * a left-padded prompt's padding), as a new tensor [rows, heads, 1, d]; callers check
+     * {@link #supports} first. Every range must be non-empty and within the positions.
      */
-    public static Tensor attend(Tensor q, Tensor k, Tensor v, int[] lengths, double scale) {
+    public static Tensor attend(Tensor q, Tensor k, Tensor v, int[] from, int[] to, double scale) {
         long rows = q.size(0);
         long positions = k.size(2);
-        if (lengths.length != rows) {
-            throw new IllegalArgumentException(lengths.length + " lengths for " + rows + " rows");
+        if (from.length != rows || to.length != rows) {
+            throw new IllegalArgumentException(from.length + " and " + to.length + " range ends for " + rows + " rows");
         }
         for (int r = 0; r < rows; r++) {
-            if (lengths[r] < 1 || lengths[r] > positions) {
-                throw new IllegalArgumentException("row " + r + " attends to " + lengths[r] + " of " + positions + " positions");
+            if (from[r] < 0 || from[r] >= to[r] || to[r] > positions) {
+                throw new IllegalArgumentException("row " + r + " attends to positions [" + from[r] + ", " + to[r] + ") of " + positions);
             }
         }
         long heads = q.size(1);
@@ -81,9 +82,9 @@ public final class DecodeAttention {
             long begin = rows * c / chunks;
             long end = rows * (c + 1) / chunks;
             if (bf16) {
-                AttentionKernel.bf16(qa, qRow, qHead, ka, va, kvRow, kvHead, kvPos, heads, kvHeads, d, lengths, s, oa, begin, end);
+                AttentionKernel.bf16(qa, qRow, qHead, ka, va, kvRow, kvHead, kvPos, heads, kvHeads, d, from, to, s, oa, begin, end);
             } else {
-                AttentionKernel.f32(qa, qRow, qHead, ka, va, kvRow, kvHead, kvPos, heads, kvHeads, d, lengths, s, oa, begin, end);
+                AttentionKernel.f32(qa, qRow, qHead, ka, va, kvRow, kvHead, kvPos, heads, kvHeads, d, from, to, s, oa, begin, end);
             }
         });
         return out;

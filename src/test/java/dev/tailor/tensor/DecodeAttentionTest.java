@@ -32,12 +32,13 @@ class DecodeAttentionTest {
         Engine.configure(2);
     }
 
-    /** d 40: not a multiple of the kernel's 16 lanes; lengths 1 (only the new token) up to all positions. */
+    /** d 40: not a multiple of the kernel's 16 lanes; ranges of 1 (only the new token) up to all positions, one after padding. */
     @ParameterizedTest
     @CsvSource({"F32, 40", "BF16, 40", "F32, 64", "BF16, 64"})
     void matchesSoftmaxAttentionInDoubles(DType dtype, int d) {
         Random random = new Random(d + dtype.ordinal());
-        int[] lengths = {POSITIONS, 1, 20};
+        int[] from = {0, 0, 5}; // row 2: after 5 positions of a left-padded prompt
+        int[] to = {POSITIONS, 1, 20};
         double scale = 1 / Math.sqrt(d);
         try (PointerScope scope = new PointerScope()) {
             Tensor q = Tensors.fromFloats(gaussian(random, ROWS * HEADS * d), ROWS, HEADS, 1, d).to(dtype.scalarType());
@@ -48,7 +49,7 @@ class DecodeAttentionTest {
             Tensor k = cacheK.narrow(2, 0, POSITIONS);
             Tensor v = cacheV.narrow(2, 0, POSITIONS);
             assertTrue(DecodeAttention.supports(q, k, v));
-            Tensor out = DecodeAttention.attend(q, k, v, lengths, scale);
+            Tensor out = DecodeAttention.attend(q, k, v, from, to, scale);
             assertArrayEquals(new long[] {ROWS, HEADS, 1, d}, Tensors.shape(out));
             assertEquals(q.scalar_type().value, out.scalar_type().value);
             float[] got = Tensors.toFloats(out);
@@ -58,11 +59,11 @@ class DecodeAttentionTest {
             for (int r = 0; r < ROWS; r++) {
                 for (int h = 0; h < HEADS; h++) {
                     int g = h / (HEADS / KV_HEADS);
-                    double[] w = new double[lengths[r]];
+                    double[] w = new double[to[r] - from[r]];
                     double max = Double.NEGATIVE_INFINITY;
                     for (int i = 0; i < w.length; i++) {
                         for (int j = 0; j < d; j++) {
-                            w[i] += (double) qs[(r * HEADS + h) * d + j] * ks[((r * KV_HEADS + g) * CAPACITY + i) * d + j];
+                            w[i] += (double) qs[(r * HEADS + h) * d + j] * ks[((r * KV_HEADS + g) * CAPACITY + from[r] + i) * d + j];
                         }
                         w[i] *= scale;
                         max = Math.max(max, w[i]);
@@ -75,7 +76,7 @@ class DecodeAttentionTest {
                     for (int j = 0; j < d; j++) {
                         double want = 0;
                         for (int i = 0; i < w.length; i++) {
-                            want += w[i] / total * vs[((r * KV_HEADS + g) * CAPACITY + i) * d + j];
+                            want += w[i] / total * vs[((r * KV_HEADS + g) * CAPACITY + from[r] + i) * d + j];
                         }
                         double tolerance = dtype == DType.BF16 ? Math.abs(want) * 0x1p-8 + 1e-6 : 1e-5;
                         assertEquals(want, got[(r * HEADS + h) * d + j], tolerance, "row " + r + " head " + h + " element " + j);
@@ -96,9 +97,12 @@ class DecodeAttentionTest {
             assertFalse(DecodeAttention.supports(q.to(torch.ScalarType.BFloat16), k, k), "mixed dtypes");
             Tensor strided = Tensors.zeros(DType.F32, Device.CPU, 2, 2, 8, 5).transpose(2, 3);
             assertFalse(DecodeAttention.supports(q, strided, strided), "head_dim not contiguous");
-            assertThrows(IllegalArgumentException.class, () -> DecodeAttention.attend(q, k, k, new int[] {5, 6}, 1.0));
-            assertThrows(IllegalArgumentException.class, () -> DecodeAttention.attend(q, k, k, new int[] {0, 1}, 1.0));
-            assertThrows(IllegalArgumentException.class, () -> DecodeAttention.attend(q, k, k, new int[] {1}, 1.0));
+            int[] zeros = {0, 0};
+            assertThrows(IllegalArgumentException.class, () -> DecodeAttention.attend(q, k, k, zeros, new int[] {5, 6}, 1.0), "past the positions");
+            assertThrows(IllegalArgumentException.class, () -> DecodeAttention.attend(q, k, k, zeros, new int[] {0, 1}, 1.0), "empty range");
+            assertThrows(IllegalArgumentException.class, () -> DecodeAttention.attend(q, k, k, new int[] {3, 0}, new int[] {3, 1}, 1.0),
+                    "empty range after padding");
+            assertThrows(IllegalArgumentException.class, () -> DecodeAttention.attend(q, k, k, new int[] {0}, new int[] {1}, 1.0), "one row of two");
         }
     }
 
