@@ -79,7 +79,7 @@ final class FusedLinear implements AutoCloseable {
     /** Each part's output for input x, with each part's adapter (or each row's, see {@link Linear#forward}) applied. */
     Tensor[] forward(Tensor x, RowAdapters rows) {
         Tensor y = Tensors.linear(x, weight.tensor(), bias);
-        if (rows != null && rows.usesBank()) { // rows with different adapters: added for all parts at once
+        if (rows != null && rows.usesBank()) { // a decoding batch's adapters from the bank: added for all parts at once
             return split(rows.addMixed(parts[0].name, x, y));
         }
         // the parts' adapters read x in fp32: convert once for all of them (a no-op where it is fp32)

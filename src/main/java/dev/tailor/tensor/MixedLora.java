@@ -12,8 +12,8 @@ import org.bytedeco.pytorch.global.torch;
  * (B_r A_r x_r)[o])}, in fp32 as PEFT computes LoRA, rounded to y's dtype before the add exactly as
  * {@code y.add(delta.to(dtype))}. Each row reads only its own adapter's weights: libtorch products over
  * all adapters' weights with a mask per row cost 27 ms of a 113 ms 8-row step, this kernel about 2 ms.
- * The native kernel ({@link LoraKernel}) runs on every x86-64; where it did not load, the same
- * products run through libtorch one row at a time.
+ * The native kernel ({@link LoraKernel}) runs on every x86-64 CPU; where it did not load, and on a
+ * GPU, the same products run through libtorch one row at a time.
  */
 public final class MixedLora {
     private static final boolean NATIVE = load();
@@ -43,8 +43,8 @@ public final class MixedLora {
 
         private Weights(Tensor a, Tensor bT, double scaling) {
             if (a.dim() != 2 || bT.dim() != 2 || a.size(0) != bT.size(0) || !a.is_contiguous() || !bT.is_contiguous()
-                    || !isFloat(a) || !isFloat(bT) || !a.is_cpu() || !bT.is_cpu()) {
-                throw new IllegalArgumentException("LoRA weights must be contiguous fp32 A [rank, in] and B^T [rank, out] on the CPU");
+                    || !isFloat(a) || !isFloat(bT) || Device.of(a) != Device.of(bT)) {
+                throw new IllegalArgumentException("LoRA weights must be contiguous fp32 A [rank, in] and B^T [rank, out] on one device");
             }
             this.a = a;
             this.bT = bT;
@@ -71,8 +71,8 @@ public final class MixedLora {
 
     /**
      * Adds row r's product with {@code perRow.get(r)} (null: none) for x [rows, (1, ...,) in] to the
-     * columns [offset, offset + out) of y [rows, (1, ...,) width]; x and y contiguous on the CPU, both
-     * bf16 or both fp32, y not needing gradients.
+     * columns [offset, offset + out) of y [rows, (1, ...,) width]; x, y and the weights on one device,
+     * x and y contiguous, both bf16 or both fp32, y not needing gradients.
      */
     public static void addInPlace(Tensor x, Tensor y, long offset, List<Weights> perRow) {
         long rows = x.size(0);
@@ -84,7 +84,7 @@ public final class MixedLora {
         }
         long out = any.out;
         if (perRow.size() != rows || x.numel() != rows * in || y.numel() != rows * width || y.size(0) != rows
-                || offset < 0 || offset + out > width || !x.is_contiguous() || !y.is_contiguous() || !x.is_cpu() || !y.is_cpu()
+                || offset < 0 || offset + out > width || !x.is_contiguous() || !y.is_contiguous() || Device.of(x) != Device.of(y) || Device.of(x) != Device.of(any.a)
                 || x.scalar_type().value != y.scalar_type().value || !(isFloat(x) || isBf16(x)) || y.requires_grad()) {
             throw new IllegalArgumentException("mixed LoRA: x " + describe(x) + ", y " + describe(y)
                     + ", columns from " + offset + ", " + perRow.size() + " rows of adapters");
@@ -107,7 +107,7 @@ public final class MixedLora {
             rank[r] = w.rank;
             scaling[r] = (float) w.scaling;
         }
-        if (!NATIVE) {
+        if (!NATIVE || Device.of(x) != Device.CPU) { // the kernel reads CPU memory; a GPU's rows go through libtorch
             addWithLibtorch(x, y, offset, perRow);
             return;
         }
