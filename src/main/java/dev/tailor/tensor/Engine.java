@@ -56,11 +56,12 @@ public final class Engine {
         return torch.get_num_threads();
     }
 
-    /** One line for logs and benchmark reports: versions, threads and the OpenMP settings in effect. */
+    /** One line for logs and benchmark reports: versions, threads, OpenMP settings, the decode kernel's path. */
     public static String describe() {
         return "libtorch 2.7.1 (Bytedeco presets), " + threads() + " intra-op threads, OMP_WAIT_POLICY="
                 + System.getenv().getOrDefault("OMP_WAIT_POLICY", "(unset)") + ", GOMP_SPINCOUNT="
                 + System.getenv().getOrDefault("GOMP_SPINCOUNT", "(unset)") + ", OPENBLAS_NUM_THREADS="
-                + System.getenv().getOrDefault("OPENBLAS_NUM_THREADS", "(unset)");
+                + System.getenv().getOrDefault("OPENBLAS_NUM_THREADS", "(unset)") + "; decode kernel: "
+                + (Bf16Gemv.amx() ? "AMX tiles" : Bf16Gemv.available() ? "AVX-512 BF16" : "none (libtorch)");
     }
 }
