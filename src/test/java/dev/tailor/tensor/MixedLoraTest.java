@@ -40,7 +40,8 @@ class MixedLoraTest {
             MixedLora.Weights[] weights = {
                 MixedLora.Weights.copyOf(Tensors.fromFloats(a[0], 5, IN), Tensors.fromFloats(b[0], OUT, 5), 2.0),
                 MixedLora.Weights.copyOf(Tensors.fromFloats(a[1], 3, IN), Tensors.fromFloats(b[1], OUT, 3), 0.5)};
-            int[] adapterOfRow = {0, -1, 1, 0, 1};
+            // alternating adapters (row by row), then runs of 5 and 4 rows with one adapter (a prompt chunk's rows)
+            int[] adapterOfRow = {0, -1, 1, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, -1};
             int rows = adapterOfRow.length;
             List<MixedLora.Weights> perRow = Arrays.stream(adapterOfRow).mapToObj(i -> i < 0 ? null : weights[i]).toList();
             Tensor x = Tensors.fromFloats(gaussian(random, rows * IN), rows, 1, IN).to(dtype.scalarType());
