@@ -36,8 +36,8 @@ public record EngineOptions(int maxRunning, int maxWaiting, int prefillTokensPer
     }
 
     /**
-     * 8 running (the rows Tailor's bf16 decode kernel takes at once), 64 waiting, 256 prefill tokens per
-     * step, 8 adapters in memory, the model's context, 30 s grace.
+     * 8 running (the rows the bf16 decode kernel's AVX-512 path takes at once; its AMX path takes up
+     * to 32), 64 waiting, 256 prefill tokens per step, 8 adapters in memory, the model's context, 30 s grace.
      */
     public static EngineOptions defaults() {
         return new EngineOptions(8, 64, 256, 8, 0, Duration.ofSeconds(30));

@@ -105,7 +105,7 @@ public final class Tensors {
      */
     public static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
         if (Bf16Gemv.supports(x, weight, bias)) {
-            return Bf16Gemv.linear(x, weight, bias); // decoding: bf16, at most 8 rows, no autograd
+            return Bf16Gemv.linear(x, weight, bias); // decoding: bf16, a few rows, no autograd
         }
         long[] shape = shape(x);
         Tensor rows = x.reshape(-1, shape[shape.length - 1]);
