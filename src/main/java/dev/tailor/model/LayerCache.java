@@ -20,4 +20,19 @@ interface LayerCache {
 
     /** Per row, the first position attended to and the one after the last. */
     record Attended(int[] from, int[] to) {}
+
+    /** A decoding step's cache: stores through {@code store}, each row attending to {@code attended}. */
+    static LayerCache decoding(LayerCache store, Attended attended) {
+        return new LayerCache() {
+            @Override
+            public Tensor[] append(int layer, Tensor k, Tensor v) {
+                return store.append(layer, k, v);
+            }
+
+            @Override
+            public Attended attended() {
+                return attended;
+            }
+        };
+    }
 }

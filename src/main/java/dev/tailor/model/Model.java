@@ -109,19 +109,8 @@ public final class Model implements AutoCloseable {
      * the other paths.
      */
     public Tensor hiddenStates(Tensor ids, Tensor positions, Tensor allowed, KvCache cache, int maxPosition, int[] keysFrom) {
-        LayerCache layers = cache == null ? null : keysFrom == null ? cache::append : new LayerCache() {
-            private final Attended attended = new Attended(keysFrom, filled(keysFrom.length, cache.length() + 1));
-
-            @Override
-            public Tensor[] append(int layer, Tensor k, Tensor v) {
-                return cache.append(layer, k, v);
-            }
-
-            @Override
-            public Attended attended() {
-                return attended;
-            }
-        };
+        LayerCache layers = cache == null ? null : keysFrom == null ? cache::append
+                : LayerCache.decoding(cache::append, new LayerCache.Attended(keysFrom, filled(keysFrom.length, cache.length() + 1)));
         Tensor hidden = forward(ids, positions, allowed, layers, maxPosition, null);
         if (cache != null) {
             cache.advance((int) ids.size(1));

@@ -115,22 +115,13 @@ public final class SlotKvCache implements AutoCloseable {
         for (int i = 0; i < n; i++) {
             to[i] = lengths[i] + 1; // what the slot holds and the new token
         }
-        LayerCache.Attended attended = new LayerCache.Attended(new int[n], to);
-        return new LayerCache() {
-            @Override
-            public Tensor[] append(int layer, Tensor k, Tensor v) {
-                Tensor ks = keys[layer].narrow(0, 0, n);
-                Tensor vs = values[layer].narrow(0, 0, n);
-                ks.scatter_(2, index, k);
-                vs.scatter_(2, index, v);
-                return new Tensor[] {ks.narrow(2, 0, longest), vs.narrow(2, 0, longest)};
-            }
-
-            @Override
-            public LayerCache.Attended attended() {
-                return attended;
-            }
-        };
+        return LayerCache.decoding((layer, k, v) -> {
+            Tensor ks = keys[layer].narrow(0, 0, n);
+            Tensor vs = values[layer].narrow(0, 0, n);
+            ks.scatter_(2, index, k);
+            vs.scatter_(2, index, v);
+            return new Tensor[] {ks.narrow(2, 0, longest), vs.narrow(2, 0, longest)};
+        }, new LayerCache.Attended(new int[n], to));
     }
 
     /** Records {@code t} more tokens in {@code slot}, after every layer stored them. */
