@@ -79,17 +79,13 @@ public final class Bf16Gemv {
         if (in <= 0 || weight.size(0) <= 0 || x.size(-1) != in || numel == 0 || numel > maxRows(in) * in) {
             return false;
         }
-        if (!x.is_cpu() || !weight.is_cpu() || !isBf16(x)
-                || !isBf16(weight) || x.requires_grad() || weight.requires_grad()
+        if (!x.is_cpu() || !weight.is_cpu() || !Tensors.is(x, DType.BF16)
+                || !Tensors.is(weight, DType.BF16) || x.requires_grad() || weight.requires_grad()
                 || !x.is_contiguous() || !weight.is_contiguous()) {
             return false;
         }
         return bias == null || (bias.dim() == 1 && bias.size(0) == weight.size(0) && bias.is_cpu()
-                && isBf16(bias) && !bias.requires_grad() && bias.is_contiguous());
-    }
-
-    private static boolean isBf16(Tensor t) {
-        return t.scalar_type().value == torch.ScalarType.BFloat16.value; // JavaCPP returns fresh enum objects
+                && Tensors.is(bias, DType.BF16) && !bias.requires_grad() && bias.is_contiguous());
     }
 
     /** {@code x @ weight^T + bias} as a new bf16 tensor [..., out]; callers check {@link #supports} first. */

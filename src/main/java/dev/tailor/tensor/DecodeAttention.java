@@ -39,9 +39,8 @@ public final class DecodeAttention {
         boolean shapes = k.size(0) == q.size(0) && v.size(0) == q.size(0) && kvHeads > 0 && heads % kvHeads == 0
                 && v.size(1) == kvHeads && k.size(2) == v.size(2) && k.size(3) == q.size(3) && v.size(3) == q.size(3)
                 && k.stride(0) == v.stride(0) && k.stride(1) == v.stride(1) && k.stride(2) == v.stride(2);
-        int type = q.scalar_type().value;
-        boolean dtypes = (type == torch.ScalarType.BFloat16.value || type == torch.ScalarType.Float.value)
-                && k.scalar_type().value == type && v.scalar_type().value == type;
+        DType type = Tensors.is(q, DType.BF16) ? DType.BF16 : DType.F32;
+        boolean dtypes = Tensors.is(q, type) && Tensors.is(k, type) && Tensors.is(v, type);
         return shapes && dtypes && q.is_cpu() && k.is_cpu() && v.is_cpu() && q.stride(3) == 1 && k.stride(3) == 1
                 && v.stride(3) == 1 && !q.requires_grad() && !k.requires_grad() && !v.requires_grad();
     }
@@ -64,7 +63,7 @@ public final class DecodeAttention {
         }
         long heads = q.size(1);
         long d = q.size(3);
-        boolean bf16 = q.scalar_type().value == torch.ScalarType.BFloat16.value;
+        boolean bf16 = Tensors.is(q, DType.BF16);
         Tensor out = torch.empty(new long[] {rows, heads, 1, d}, new TensorOptions(q.scalar_type()), new MemoryFormatOptional());
         long qa = q.data_ptr().address();
         long ka = k.data_ptr().address();

@@ -43,7 +43,7 @@ public final class MixedLora {
 
         private Weights(Tensor a, Tensor bT, double scaling) {
             if (a.dim() != 2 || bT.dim() != 2 || a.size(0) != bT.size(0) || !a.is_contiguous() || !bT.is_contiguous()
-                    || !isFloat(a) || !isFloat(bT) || Device.of(a) != Device.of(bT)) {
+                    || !Tensors.is(a, DType.F32) || !Tensors.is(bT, DType.F32) || Device.of(a) != Device.of(bT)) {
                 throw new IllegalArgumentException("LoRA weights must be contiguous fp32 A [rank, in] and B^T [rank, out] on one device");
             }
             this.a = a;
@@ -84,8 +84,9 @@ public final class MixedLora {
         }
         long out = any.out;
         if (perRow.size() != rows || x.numel() != rows * in || y.numel() != rows * width || y.size(0) != rows
-                || offset < 0 || offset + out > width || !x.is_contiguous() || !y.is_contiguous() || Device.of(x) != Device.of(y) || Device.of(x) != Device.of(any.a)
-                || x.scalar_type().value != y.scalar_type().value || !(isFloat(x) || isBf16(x)) || y.requires_grad()) {
+                || offset < 0 || offset + out > width || !x.is_contiguous() || !y.is_contiguous()
+                || Device.of(x) != Device.of(y) || Device.of(x) != Device.of(any.a) || y.requires_grad()
+                || !(Tensors.is(x, DType.F32) && Tensors.is(y, DType.F32) || Tensors.is(x, DType.BF16) && Tensors.is(y, DType.BF16))) {
             throw new IllegalArgumentException("mixed LoRA: x " + describe(x) + ", y " + describe(y)
                     + ", columns from " + offset + ", " + perRow.size() + " rows of adapters");
         }
@@ -111,7 +112,7 @@ public final class MixedLora {
             addWithLibtorch(x, y, offset, perRow);
             return;
         }
-        boolean bf16 = isBf16(x);
+        boolean bf16 = Tensors.is(x, DType.BF16);
         long element = bf16 ? 2 : 4;
         long xAddress = x.data_ptr().address();
         long yAddress = y.data_ptr().address() + offset * element;
@@ -152,13 +153,5 @@ public final class MixedLora {
 
     private static String describe(Tensor t) {
         return Arrays.toString(Tensors.shape(t)) + " " + t.scalar_type().intern();
-    }
-
-    private static boolean isFloat(Tensor t) {
-        return t.scalar_type().value == torch.ScalarType.Float.value; // JavaCPP returns fresh enum objects
-    }
-
-    private static boolean isBf16(Tensor t) {
-        return t.scalar_type().value == torch.ScalarType.BFloat16.value;
     }
 }

@@ -48,6 +48,11 @@ public final class Tensors {
         return t.sizes().vec().get();
     }
 
+    /** Whether t has {@code dtype}: unlike {@link #dtype}, false (not an error) for types Tailor has no name for. */
+    public static boolean is(Tensor t, DType dtype) {
+        return t.scalar_type().value == dtype.scalarType().value; // JavaCPP returns fresh enum objects
+    }
+
     public static DType dtype(Tensor t) {
         return DType.of(t.scalar_type());
     }
