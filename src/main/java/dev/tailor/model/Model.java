@@ -109,13 +109,16 @@ public final class Model implements AutoCloseable {
      * the other paths.
      */
     public Tensor hiddenStates(Tensor ids, Tensor positions, Tensor allowed, KvCache cache, int maxPosition, int[] keysFrom) {
-        LayerCache layers = cache == null ? null : keysFrom == null ? cache::append
-                : LayerCache.decoding(cache::append, new LayerCache.Attended(keysFrom, filled(keysFrom.length, cache.length() + 1)));
-        Tensor hidden = forward(ids, positions, allowed, layers, maxPosition, null);
-        if (cache != null) {
-            cache.advance((int) ids.size(1));
+        if (cache == null) {
+            return forward(ids, positions, allowed, null, maxPosition, null); // training's pass: gradients as the caller has them
         }
-        return hidden;
+        try (NoGradGuard inference = new NoGradGuard()) { // a cache holds no autograd graph, whatever the adapter
+            LayerCache layers = keysFrom == null ? cache::append
+                    : LayerCache.decoding(cache::append, new LayerCache.Attended(keysFrom, filled(keysFrom.length, cache.length() + 1)));
+            Tensor hidden = forward(ids, positions, allowed, layers, maxPosition, null);
+            cache.advance((int) ids.size(1));
+            return hidden;
+        }
     }
 
     private Tensor forward(Tensor ids, Tensor positions, Tensor allowed, LayerCache cache, int maxPosition, RowAdapters adapters) {
@@ -313,7 +316,7 @@ public final class Model implements AutoCloseable {
         if (ids.length < 2) {
             return out;
         }
-        try (PointerScope scope = new PointerScope()) {
+        try (PointerScope scope = new PointerScope(); NoGradGuard inference = new NoGradGuard()) { // numbers out: no graph
             int t = ids.length;
             Tensor input = Tensors.fromLongs(Arrays.stream(ids).asLongStream().toArray(), 1, t).to(device.torchDevice(), torch.ScalarType.Long);
             Tensor positions = Tensors.arange(t, device).view(1, t);

@@ -18,7 +18,6 @@ import java.util.function.Consumer;
 import java.util.function.IntConsumer;
 import java.util.function.Supplier;
 import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 
 /**
@@ -133,9 +132,9 @@ final class Scheduler implements Runnable {
     public void run() {
         thread = Thread.currentThread();
         RuntimeException failure = null;
-        // inference only: an adapter whose weights still require gradients (one made in this process)
-        // would otherwise record a graph into the KV cache and keep every later step off the bf16 kernel
-        try (NoGradGuard noGrad = new NoGradGuard()) {
+        // gradients: Model.prefill, decode and scores switch them off themselves (an adapter made in
+        // this process, with weights that require them, once recorded a graph into the KV cache)
+        try {
             while (true) {
                 takeInbox(!stopping && idle());
                 if (stopping && System.nanoTime() - deadlineNanos >= 0) {
