@@ -39,7 +39,7 @@ public final class Model implements AutoCloseable {
     final RmsNorm norm;
     final Tensor lmHead;
     private final RotaryEmbedding rope;
-    /** The adapters of the last mixed decoding step, concatenated; kept while steps use no others. */
+    /** Kernel-ready copies of the last decoding batch's adapters; kept until a batch brings one it lacks. */
     private AdapterBank decodeBank;
 
     private Model(ModelConfig config, Path directory, DType dtype, Device device, Tensor embedding,
