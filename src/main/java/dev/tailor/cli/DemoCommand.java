@@ -211,9 +211,6 @@ final class DemoCommand implements Callable<Integer> {
                             (Double) e.get("valid_token_accuracy")));
                 }
             }
-
-            @Override
-            public void onCheckpoint(Path checkpoint) { }
         };
     }
 

@@ -126,9 +126,6 @@ final class TrainBenchmark implements Callable<Integer> {
 
             @Override
             public void onEvent(Map<String, Object> event) { }
-
-            @Override
-            public void onCheckpoint(Path checkpoint) { }
         }, line -> { });
         double seconds = timings.stream().mapToDouble(t -> t[0]).sum();
         double trained = timings.stream().mapToDouble(t -> t[1]).sum();

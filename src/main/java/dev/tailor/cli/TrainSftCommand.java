@@ -36,7 +36,7 @@ final class TrainSftCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Engine.configure(threads);
-        Progress progress = new Progress();
+        Progress progress = new Progress(config.output);
         Thread onInterrupt = new Thread(progress::interrupted, "tailor-interrupt");
         Runtime.getRuntime().addShutdownHook(onInterrupt);
         SftRecipe.Summary s;
@@ -64,7 +64,11 @@ final class TrainSftCommand implements Callable<Integer> {
         private ProgressBar bar;
         private volatile int step;
         private volatile int total;
-        private volatile Path checkpoint;
+        private final Path output;
+
+        Progress(Path output) {
+            this.output = output;
+        }
 
         @Override
         public void onStep(int step, int totalSteps, double loss, double seconds, long realTokens, long trainedTokens) {
@@ -92,13 +96,12 @@ final class TrainSftCommand implements Callable<Integer> {
             System.out.println(line);
         }
 
-        @Override
-        public void onCheckpoint(Path checkpoint) {
-            this.checkpoint = checkpoint;
-        }
-
-        /** Ctrl-C: say where things stand; atomic writes keep the last checkpoint complete. */
+        /**
+         * Ctrl-C: say where things stand. The checkpoint named is the newest complete one on disk (atomic
+         * writes keep it whole), not the last one training reported: the signal may fall between the two.
+         */
         void interrupted() {
+            Path checkpoint = SftRecipe.latestCheckpoint(output).orElse(null);
             System.err.println();
             System.err.println("interrupted at step " + step + " of " + total + "; "
                     + (checkpoint == null ? "no checkpoint was saved yet" : "last complete checkpoint: " + checkpoint

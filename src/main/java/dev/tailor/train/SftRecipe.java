@@ -27,6 +27,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
@@ -151,6 +152,11 @@ public final class SftRecipe {
             log.accept(dataset.file() + ": " + truncated + " of " + dataset.size() + " examples truncated to " + maxSeqLen + " tokens");
         }
         return new Encoded(kept, skipped, truncated);
+    }
+
+    /** The newest complete checkpoint in a run's output directory, as on disk now (a rename makes one complete). */
+    public static Optional<Path> latestCheckpoint(Path output) {
+        return Checkpoint.latest(output);
     }
 
     private static Path resumeCheckpoint(Path output, String resume) {

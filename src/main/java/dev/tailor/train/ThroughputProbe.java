@@ -12,7 +12,6 @@ import dev.tailor.tensor.Engine;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
@@ -122,8 +121,5 @@ public final class ThroughputProbe {
 
         @Override
         public void onEvent(Map<String, Object> event) {}
-
-        @Override
-        public void onCheckpoint(Path checkpoint) {}
     }
 }

@@ -27,8 +27,6 @@ public final class Trainer {
         void onStep(int step, int totalSteps, double loss, double seconds, long realTokens, long trainedTokens);
 
         void onEvent(Map<String, Object> event);
-
-        void onCheckpoint(Path checkpoint);
     }
 
     /** @param bestValidLoss NaN without validation; @param stoppedEarly early stopping ended the run */
@@ -125,7 +123,6 @@ public final class Trainer {
                 if (save || (stoppedEarly && !config.saveStrategy.equals("no"))) {
                     lastCheckpoint = Checkpoint.save(config.output, state, weights, optimizer, best);
                     Checkpoint.prune(config.output, config.saveTotalLimit);
-                    listener.onCheckpoint(lastCheckpoint);
                 }
             }
             model.eval();
