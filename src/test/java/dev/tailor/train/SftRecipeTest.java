@@ -28,7 +28,6 @@ class SftRecipeTest {
     private static final Trainer.Listener QUIET = new Trainer.Listener() {
         @Override public void onStep(int step, int totalSteps, double loss, double seconds, long realTokens, long trainedTokens) { }
         @Override public void onEvent(Map<String, Object> event) { }
-        @Override public void onCheckpoint(Path checkpoint) { }
     };
 
     @TempDir
