@@ -9,6 +9,7 @@
 #include <string.h>
 #include <vector>
 #include "tailor_bf16.h"
+#include "tailor_exp.h"
 
 namespace tailor {
 
@@ -16,23 +17,6 @@ static inline float attention_load(const float* p, int64_t i) { return p[i]; }
 static inline float attention_load(const uint16_t* p, int64_t i) { return bf16_to_f32(p[i]); }
 static inline void attention_store(float* p, int64_t i, float v) { p[i] = v; }
 static inline void attention_store(uint16_t* p, int64_t i, float v) { p[i] = f32_to_bf16(v); }
-
-// exp(x) for x <= 0 (scores minus their maximum): 2^n * 2^f with n the nearest integer to x log2(e)
-// and 2^f, |f| <= 1/2, from its Taylor series to degree 7 (relative error below 4e-6 down to
-// exp(-80), most of it from rounding x log2(e) in fp32); plain float and integer operations so that
-// the loop around it vectorizes (libm's expf does not)
-static inline float attention_exp(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    float t = x * 1.44269504088896341f;
-    const float magic = 12582912.0f;  // 1.5 * 2^23: adding and subtracting it rounds to an integer
-    float n = (t + magic) - magic;
-    float y = (t - n) * 0.693147180559945309f;
-    float p = 1.0f + y * (1.0f + y * (0.5f + y * (1.0f / 6 + y * (1.0f / 24 + y * (1.0f / 120 + y * (1.0f / 720 + y * (1.0f / 5040)))))));
-    int32_t bits = ((int32_t) n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, 4);
-    return p * scale;
-}
 
 template <typename T>
 static inline __attribute__((always_inline)) void attention_rows(const T* q, int64_t qRow, int64_t qHead, const T* k,
@@ -72,7 +56,7 @@ static inline __attribute__((always_inline)) void attention_rows(const T* q, int
             }
             float total = 0.0f;
             for (int64_t i = 0; i < length; i++) {
-                scores[i] = attention_exp(scores[i] - max);
+                scores[i] = exp_nonpositive(scores[i] - max);
                 total += scores[i];
             }
             for (int64_t j = 0; j < d; j++) {

@@ -1,5 +1,6 @@
 package dev.tailor.model;
 
+import dev.tailor.tensor.LogitRows;
 import dev.tailor.tensor.Tensors;
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -31,7 +32,7 @@ final class Sampler {
         }
         // below float's smallest normal value the temperature is greedy for every practical purpose
         if (params.temperature() < Float.MIN_NORMAL) {
-            return (int) row.argmax().item_long();
+            return LogitRows.argmax(row)[0];
         }
         // shift the top logit to 0 first: with a tiny temperature the others then go to -inf, instead
         // of every logit overflowing to +inf and the softmax turning NaN (which drew token 0)

@@ -1,5 +1,6 @@
 package dev.tailor.model;
 
+import dev.tailor.tensor.LogitRows;
 import dev.tailor.tensor.Tensors;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -32,13 +33,13 @@ public record TokenLogprob(int token, double logprob, int[] topTokens, double[] 
             throw new IllegalArgumentException("logits " + Arrays.toString(Tensors.shape(logits)) + " for " + n + " tokens");
         }
         int k = (int) Math.min(top, logits.size(1));
-        Tensor logp = Tensors.logSoftmaxFloat(logits, -1);
+        double[] logNormalizers = LogitRows.logNormalizers(logits); // log p = logit - log(sum exp(logits))
         Tensor index = Tensors.fromLongs(Arrays.stream(tokens).asLongStream().toArray(), n, 1).to(logits.device(), torch.ScalarType.Long);
-        float[] picked = Tensors.toFloats(logp.gather(1, index));
+        float[] picked = Tensors.toFloats(logits.gather(1, index));
         float[] topValues = new float[0];
         long[] topIds = new long[0];
         if (k > 0) {
-            var best = logp.topk(k, -1, true, true);
+            var best = logits.topk(k, -1, true, true);
             topValues = Tensors.toFloats(best.get0());
             topIds = Tensors.toLongs(best.get1());
         }
@@ -48,9 +49,9 @@ public record TokenLogprob(int token, double logprob, int[] topTokens, double[] 
             double[] values = new double[k];
             for (int j = 0; j < k; j++) {
                 ids[j] = (int) topIds[i * k + j];
-                values[j] = topValues[i * k + j];
+                values[j] = topValues[i * k + j] - logNormalizers[i];
             }
-            out.add(new TokenLogprob(tokens[i], picked[i], ids, values));
+            out.add(new TokenLogprob(tokens[i], picked[i] - logNormalizers[i], ids, values));
         }
         return out;
     }

@@ -7,7 +7,6 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Scalar;
-import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
@@ -162,9 +161,5 @@ public final class Tensors {
     public static Tensor cat(long dim, Tensor... tensors) {
         TensorVector list = new TensorVector(tensors);
         return torch.cat(list, dim);
-    }
-
-    public static Tensor logSoftmaxFloat(Tensor logits, long dim) {
-        return torch.log_softmax(logits, dim, new ScalarTypeOptional(torch.ScalarType.Float));
     }
 }
