@@ -213,7 +213,7 @@ public final class Model implements AutoCloseable {
             Tensor positions = Tensors.fromLongs(pos, n).to(device.torchDevice(), torch.ScalarType.Long);
             Tensor hidden;
             try (Engine.ThreadSetting threads = decodesOnNativeKernel(n) ? Engine.singleThreaded() : null) {
-                hidden = forward(ids, positions.view(n, 1), AttentionMasks.upTo(positions, longest), cache.step(positions, n, longest),
+                hidden = forward(ids, positions.view(n, 1), AttentionMasks.upTo(positions, longest), cache.step(n, longest),
                         longest - 1, RowAdapters.of(adapters, bankFor(adapters)));
             }
             for (int i = 0; i < n; i++) {
@@ -252,7 +252,7 @@ public final class Model implements AutoCloseable {
         Tensor[] cosSin = rope.tables(positionTensor, Math.max(longest, past + t), x.scalar_type());
         List<Segment> segments = List.of(
                 new Segment(0, n, 1, cosSin[0].narrow(0, 0, n), cosSin[1].narrow(0, 0, n), AttentionMasks.upTo(decodePositions, longest),
-                        cache.step(decodePositions, n, longest)),
+                        cache.step(n, longest)),
                 new Segment(n, 1, t, cosSin[0].narrow(0, n, t).view(1, 1, t, -1), cosSin[1].narrow(0, n, t).view(1, 1, t, -1),
                         AttentionMasks.causal(past, t, device), cache.chunk(chunk.slot(), t)));
         RowAdapters rows = RowAdapters.of(perRow, bankFor(perRow));
