@@ -63,8 +63,19 @@ final class ServeBenchmark implements Callable<Integer> {
     @Option(names = "--max-tokens", defaultValue = "32")
     int maxTokens;
 
-    /** One request's timings: when its first token came, when its last did, and how many tokens it had. */
-    private record Timing(double firstTokenSeconds, double lastTokenSeconds, int tokens) {}
+    /**
+     * One request's timings: when it was sent, when its first and last token came (seconds after
+     * sending), how many tokens it had, and when each token arrived (System.nanoTime).
+     */
+    private record Timing(long sentNanos, double firstTokenSeconds, double lastTokenSeconds, int tokens, long[] arrivals) {}
+
+    /**
+     * Output tokens/s over the whole run and while all c clients were sending (from the last client's
+     * first request to the first client's last token), time to first token p50/p95 and inter-token
+     * latency p50 in ms.
+     */
+    private record Load(double tokensPerSecond, double steadyTokensPerSecond, double firstTokenP50, double firstTokenP95,
+                        double interTokenP50) {}
 
     @Override
     public Integer call() throws Exception {
@@ -103,21 +114,25 @@ final class ServeBenchmark implements Callable<Integer> {
             long oneRequestNanos = System.nanoTime() - warmStart;
             System.out.printf(Locale.ROOT, "each of c clients sends %d requests one after the other; client i starts at i/c of one request's"
                     + " duration (%.0f ms), as arrivals spread in time rather than one burst%n", requestsPerClient, oneRequestNanos / 1e6);
-            Map<String, double[]> summary = new LinkedHashMap<>();
+            Map<Integer, Load> summary = new LinkedHashMap<>();
             for (int c : concurrency) {
                 long stagger = oneRequestNanos / c;
-                double[] alone = measure(http, base, c, stagger, false);
-                double[] spread = adapters == 0 ? alone : measure(http, base, c, stagger, true);
-                summary.put(c + "", new double[] {alone[0], spread[0], spread[1], spread[2]});
+                Load alone = measure(http, base, c, stagger, false);
+                Load spread = adapters == 0 ? alone : measure(http, base, c, stagger, true);
+                summary.put(c, spread);
                 System.out.printf(Locale.ROOT, "concurrency %d: base alone %.1f tokens/s; over %d adapters %.1f tokens/s (%.0f%% of base alone),"
-                                + " time to first token p50 %.0f ms p95 %.0f ms, inter-token latency p50 %.0f ms%n",
-                        c, alone[0], adapters, spread[0], 100 * spread[0] / alone[0], spread[1], spread[2], spread[3]);
+                                + " time to first token p50 %.0f ms p95 %.0f ms, inter-token latency p50 %.0f ms;"
+                                + " whole runs including the staggered start and end: %.1f and %.1f tokens/s%n",
+                        c, alone.steadyTokensPerSecond(), adapters, spread.steadyTokensPerSecond(),
+                        100 * spread.steadyTokensPerSecond() / alone.steadyTokensPerSecond(), spread.firstTokenP50(),
+                        spread.firstTokenP95(), spread.interTokenP50(), alone.tokensPerSecond(), spread.tokensPerSecond());
             }
-            double[] single = summary.get(concurrency.get(0) + "");
+            Load single = summary.get(concurrency.get(0));
             for (int c : concurrency.subList(1, concurrency.size())) {
-                double[] s = summary.get(c + "");
-                System.out.printf(Locale.ROOT, "concurrency %d vs %d: throughput %.1fx, p95 time to first token %.1fx%n",
-                        c, concurrency.get(0), s[1] / single[1], s[3] / single[3]);
+                Load l = summary.get(c);
+                System.out.printf(Locale.ROOT, "concurrency %d vs %d: throughput %.1fx (whole runs %.1fx), p95 time to first token %.1fx%n",
+                        c, concurrency.get(0), l.steadyTokensPerSecond() / single.steadyTokensPerSecond(),
+                        l.tokensPerSecond() / single.tokensPerSecond(), l.firstTokenP95() / single.firstTokenP95());
             }
         } finally {
             if (server != null) {
@@ -152,8 +167,8 @@ final class ServeBenchmark implements Callable<Integer> {
         throw new IllegalStateException("tailor serve did not start");
     }
 
-    /** {tokens/s, p50 and p95 time to first token (ms), p50 inter-token latency (ms)} of c clients, client i starting i x stagger late. */
-    private double[] measure(HttpClient http, String base, int c, long staggerNanos, boolean spread) throws Exception {
+    /** The load of c clients, client i starting i x stagger late. */
+    private Load measure(HttpClient http, String base, int c, long staggerNanos, boolean spread) throws Exception {
         ExecutorService clients = Executors.newFixedThreadPool(c);
         List<Future<List<Timing>>> results = new ArrayList<>();
         long start = System.nanoTime();
@@ -171,16 +186,30 @@ final class ServeBenchmark implements Callable<Integer> {
             }));
         }
         List<Timing> all = new ArrayList<>();
+        long allSending = Long.MIN_VALUE; // the last client's first request
+        long oneDone = Long.MAX_VALUE; // the first client's last token
         for (Future<List<Timing>> f : results) {
-            all.addAll(f.get());
+            List<Timing> client = f.get();
+            all.addAll(client);
+            allSending = Math.max(allSending, client.get(0).sentNanos());
+            long[] lastArrivals = client.get(client.size() - 1).arrivals();
+            oneDone = Math.min(oneDone, lastArrivals.length == 0 ? Long.MAX_VALUE : lastArrivals[lastArrivals.length - 1]);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         clients.shutdown();
         int tokens = all.stream().mapToInt(Timing::tokens).sum();
+        double tokensPerSecond = tokens / seconds;
+        double steady = tokensPerSecond; // where clients never all sent at once (one request each), the whole run
+        if (oneDone > allSending && oneDone != Long.MAX_VALUE) {
+            long from = allSending;
+            long to = oneDone;
+            long inWindow = all.stream().flatMapToLong(t -> Arrays.stream(t.arrivals())).filter(a -> a >= from && a <= to).count();
+            steady = inWindow / ((to - from) / 1e9);
+        }
         double[] ttft = all.stream().mapToDouble(t -> t.firstTokenSeconds * 1000).sorted().toArray();
         double[] itl = all.stream().filter(t -> t.tokens > 1)
                 .mapToDouble(t -> (t.lastTokenSeconds - t.firstTokenSeconds) * 1000 / (t.tokens - 1)).sorted().toArray();
-        return new double[] {tokens / seconds, percentile(ttft, 0.5), percentile(ttft, 0.95), percentile(itl, 0.5)};
+        return new Load(tokensPerSecond, steady, percentile(ttft, 0.5), percentile(ttft, 0.95), percentile(itl, 0.5));
     }
 
     private Timing request(HttpClient http, String base, String model, String prompt) throws Exception {
@@ -202,21 +231,27 @@ final class ServeBenchmark implements Callable<Integer> {
         double first = Double.NaN;
         double last = 0;
         int tokens = 0;
+        List<Long> arrivals = new ArrayList<>();
         for (String line : (Iterable<String>) response.body()::iterator) {
             if (!line.startsWith("data: {")) {
                 continue;
             }
             JsonNode chunk = Json.MAPPER.readTree(line.substring(6));
-            double now = (System.nanoTime() - sent) / 1e9;
-            if (chunk.path("choices").path(0).path("logprobs").path("content").size() > 0) { // a token, not the role chunk
+            long arrived = System.nanoTime();
+            double now = (arrived - sent) / 1e9;
+            int chunkTokens = chunk.path("choices").path(0).path("logprobs").path("content").size(); // 0: the role chunk
+            if (chunkTokens > 0) {
                 first = Double.isNaN(first) ? now : first;
                 last = now;
+                for (int i = 0; i < chunkTokens; i++) {
+                    arrivals.add(arrived);
+                }
             }
             if (chunk.hasNonNull("usage")) {
                 tokens = chunk.get("usage").get("completion_tokens").asInt();
             }
         }
-        return new Timing(first, last, tokens);
+        return new Timing(sent, first, last, tokens, arrivals.stream().mapToLong(Long::longValue).toArray());
     }
 
     private static double percentile(double[] sorted, double p) {
