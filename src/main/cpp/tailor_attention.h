@@ -13,11 +13,6 @@
 
 namespace tailor {
 
-static inline float attention_load(const float* p, int64_t i) { return p[i]; }
-static inline float attention_load(const uint16_t* p, int64_t i) { return bf16_to_f32(p[i]); }
-static inline void attention_store(float* p, int64_t i, float v) { p[i] = v; }
-static inline void attention_store(uint16_t* p, int64_t i, float v) { p[i] = f32_to_bf16(v); }
-
 template <typename T>
 static inline __attribute__((always_inline)) void attention_rows(const T* q, int64_t qRow, int64_t qHead, const T* k,
         const T* v, int64_t kvRow, int64_t kvHead, int64_t kvPos, int64_t heads, int64_t kvHeads, int64_t d,
@@ -33,7 +28,7 @@ static inline __attribute__((always_inline)) void attention_rows(const T* q, int
             const T* keys = k + r * kvRow + (h / group) * kvHead + from[r] * kvPos;
             const T* values = v + r * kvRow + (h / group) * kvHead + from[r] * kvPos;
             for (int64_t j = 0; j < d; j++) {
-                qs[j] = attention_load(q, r * qRow + h * qHead + j) * scale;
+                qs[j] = load_f32(q, r * qRow + h * qHead + j) * scale;
             }
             float max = -3.4e38f;
             for (int64_t i = 0; i < length; i++) {
@@ -41,12 +36,12 @@ static inline __attribute__((always_inline)) void attention_rows(const T* q, int
                 int64_t j = 0;
                 for (; j + 16 <= d; j += 16) {
                     for (int l = 0; l < 16; l++) {
-                        s[l] += qs[j + l] * attention_load(keys, i * kvPos + j + l);
+                        s[l] += qs[j + l] * load_f32(keys, i * kvPos + j + l);
                     }
                 }
                 float sum = 0.0f;
                 for (; j < d; j++) {
-                    sum += qs[j] * attention_load(keys, i * kvPos + j);
+                    sum += qs[j] * load_f32(keys, i * kvPos + j);
                 }
                 for (int l = 0; l < 16; l++) {
                     sum += s[l];
@@ -65,11 +60,11 @@ static inline __attribute__((always_inline)) void attention_rows(const T* q, int
             for (int64_t i = 0; i < length; i++) {
                 float p = scores[i];
                 for (int64_t j = 0; j < d; j++) {
-                    acc[j] += p * attention_load(values, i * kvPos + j);
+                    acc[j] += p * load_f32(values, i * kvPos + j);
                 }
             }
             for (int64_t j = 0; j < d; j++) {
-                attention_store(out, (r * heads + h) * d + j, acc[j] / total);
+                store_f32(out, (r * heads + h) * d + j, acc[j] / total);
             }
         }
     }

@@ -22,4 +22,15 @@ static inline float exp_nonpositive(float x) {
     return p * scale;
 }
 
+// exp(x) for any x: the series above holds up to x = 88 (2^127, fp32's largest power of two);
+// beyond, exp(88) times the rest, which overflows to +inf where exp does
+static inline float exp_any(float x) {
+    const float exp88 = 1.6516363e38f;
+    // one call of the series on selected values (selects between two calls kept the loop from vectorizing)
+    bool above = x > 88.0f;
+    float y = above ? (x > 89.0f ? 1.0f : x - 88.0f) : x;  // kept small: the series' integer part must not overflow
+    float e = exp_nonpositive(y) * (above ? exp88 : 1.0f);
+    return x > 89.0f ? __builtin_inff() : e;
+}
+
 }  // namespace tailor

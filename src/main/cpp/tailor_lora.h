@@ -22,8 +22,6 @@
 
 namespace tailor {
 
-static inline float lora_load(const float* p, int64_t i) { return p[i]; }
-static inline float lora_load(const uint16_t* p, int64_t i) { return bf16_to_f32(p[i]); }
 static inline void lora_add(float* p, int64_t i, float delta) { p[i] += delta; }
 static inline void lora_add(uint16_t* p, int64_t i, float delta) {
     p[i] = f32_to_bf16(bf16_to_f32(p[i]) + bf16_to_f32(f32_to_bf16(delta)));
@@ -152,7 +150,7 @@ static inline __attribute__((always_inline)) void lora_rows(const T* x, int64_t 
         if (run) {
             xs.resize(4 * in);
             for (int64_t k = 0; k < 4 * in; k++) {
-                xs[k] = lora_load(x, r * in + k);
+                xs[k] = load_f32(x, r * in + k);
             }
             h.assign((size_t) 4 * rank[r], 0.0f);
             deltas.resize((size_t) 4 * out);
@@ -171,7 +169,7 @@ static inline __attribute__((always_inline)) void lora_rows(const T* x, int64_t 
         const float* BT = reinterpret_cast<const float*>(bT[r]);
         int32_t R = rank[r];
         for (int64_t k = 0; k < in; k++) {
-            xs[k] = lora_load(x, r * in + k);
+            xs[k] = load_f32(x, r * in + k);
         }
         h.assign(R, 0.0f);
         int32_t j = 0;

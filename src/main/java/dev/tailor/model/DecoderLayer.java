@@ -1,6 +1,7 @@
 package dev.tailor.model;
 
 import dev.tailor.tensor.DecodeAttention;
+import dev.tailor.tensor.FusedElementwise;
 import dev.tailor.tensor.Tensors;
 import java.util.List;
 import java.util.Map;
@@ -122,7 +123,10 @@ final class DecoderLayer implements AutoCloseable {
     /** The layer's second half, residual included: {@code x + down(silu(gate(rms2(x))) * up(rms2(x)))}. */
     private Tensor mlp(Tensor x, RowAdapters adapters) {
         Tensor[] gateAndUp = gateUp.forward(postAttentionNorm.forward(x), adapters);
-        return x.add(down.forward(torch.silu(gateAndUp[0]).mul(gateAndUp[1]), adapters));
+        Tensor gate = gateAndUp[0];
+        Tensor up = gateAndUp[1];
+        Tensor activated = FusedElementwise.supportsSiluMul(gate, up) ? FusedElementwise.siluMul(gate, up) : torch.silu(gate).mul(up);
+        return x.add(down.forward(activated, adapters));
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.tailor.model;
 
+import dev.tailor.tensor.FusedElementwise;
 import dev.tailor.tensor.Tensors;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -15,6 +16,9 @@ final class RmsNorm implements AutoCloseable {
     }
 
     Tensor forward(Tensor x) {
+        if (FusedElementwise.supportsRmsNorm(x, weight)) { // inference: one native pass for these 8 ops
+            return FusedElementwise.rmsNorm(x, weight, eps);
+        }
         Tensor xf = x.to(torch.ScalarType.Float);
         Tensor variance = xf.mul(xf).mean(new long[] {-1}, true, new org.bytedeco.pytorch.ScalarTypeOptional());
         Tensor normed = xf.mul(variance.add(Tensors.scalar(eps)).rsqrt());

@@ -1,0 +1,40 @@
+package dev.tailor.tensor;
+
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.annotation.Name;
+import org.bytedeco.javacpp.annotation.Namespace;
+import org.bytedeco.javacpp.annotation.NoException;
+import org.bytedeco.javacpp.annotation.Platform;
+
+/**
+ * JNI bindings of {@code src/main/cpp/tailor_elementwise.h}, compiled by the JavaCPP Maven plugin like
+ * {@link Bf16GemvKernel}; free of libtorch types for the same reason. Callers go through {@link FusedElementwise}.
+ */
+@Platform(include = "tailor_elementwise.h", compiler = "cpp11")
+@Namespace("tailor")
+final class ElementwiseKernel {
+    private ElementwiseKernel() {}
+
+    /** Loads the library; throws where no build exists. */
+    static void load() {
+        Loader.load(ElementwiseKernel.class);
+    }
+
+    /** bf16 x, w and out by address: see {@link FusedElementwise#rmsNorm}. */
+    @NoException
+    @Name("rms_norm_bf16")
+    static native void rmsNormBf16(long x, long w, long n, float eps, long out, long begin, long end);
+
+    @NoException
+    @Name("rms_norm_f32")
+    static native void rmsNormF32(long x, long w, long n, float eps, long out, long begin, long end);
+
+    /** bf16 gate, up and out by address, row strides in elements: see {@link FusedElementwise#siluMul}. */
+    @NoException
+    @Name("silu_mul_bf16")
+    static native void siluMulBf16(long g, long gRow, long u, long uRow, long n, long out, long begin, long end);
+
+    @NoException
+    @Name("silu_mul_f32")
+    static native void siluMulF32(long g, long gRow, long u, long uRow, long n, long out, long begin, long end);
+}
