@@ -75,34 +75,73 @@ static inline __attribute__((always_inline)) void lora_up(const float* BT, const
 
 #if defined(__x86_64__)
 #define TAILOR_LORA_AVX512 __attribute__((target("avx512f")))
-// A run of 4 rows of x (xs [4, in], fp32) with one adapter, on AVX-512: each load of A or B^T feeds
-// 4 rows (the plain loops' compiler output kept 4 x 16 sums in memory and ran 4x slower)
+// A run of 4 rows of x (xs [4, in], fp32) with one adapter, on AVX-512: tiles of 4 rows x 4 rows of
+// A (or 4 rows x 64 outputs of B^T), so that each load feeds several FMAs and 16 independent sums
+// hide the FMA latency (one sum per row was bound by it: 4 cycles per FMA)
 TAILOR_LORA_AVX512 static void lora_run4_avx512(const float* A, const float* BT, int32_t R, int64_t in, int64_t out,
         const float* xs, float* h, float* d, float scaling) {  // d: the 4 rows' scaled deltas [4, out]
-    for (int32_t j = 0; j < R; j++) {
-        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
-        int64_t k = 0;
-        for (; k + 16 <= in; k += 16) {
-            __m512 w = _mm512_loadu_ps(A + j * in + k);
-            s0 = _mm512_fmadd_ps(w, _mm512_loadu_ps(xs + k), s0);
-            s1 = _mm512_fmadd_ps(w, _mm512_loadu_ps(xs + in + k), s1);
-            s2 = _mm512_fmadd_ps(w, _mm512_loadu_ps(xs + 2 * in + k), s2);
-            s3 = _mm512_fmadd_ps(w, _mm512_loadu_ps(xs + 3 * in + k), s3);
+    const float* x0 = xs;
+    const float* x1 = xs + in;
+    const float* x2 = xs + 2 * in;
+    const float* x3 = xs + 3 * in;
+    int64_t vectorEnd = in - in % 16;
+    for (int32_t j = 0; j < R; j += 4) {
+        int32_t js = R - j < 4 ? R - j : 4;  // rows of A in this tile
+        __m512 s[4][4];
+        for (int a = 0; a < 4; a++) {
+            for (int v = 0; v < 4; v++) {
+                s[a][v] = _mm512_setzero_ps();
+            }
         }
-        float t0 = _mm512_reduce_add_ps(s0), t1 = _mm512_reduce_add_ps(s1), t2 = _mm512_reduce_add_ps(s2), t3 = _mm512_reduce_add_ps(s3);
-        for (; k < in; k++) {
-            t0 += A[j * in + k] * xs[k];
-            t1 += A[j * in + k] * xs[in + k];
-            t2 += A[j * in + k] * xs[2 * in + k];
-            t3 += A[j * in + k] * xs[3 * in + k];
+        for (int64_t k = 0; k < vectorEnd; k += 16) {
+            __m512 xv0 = _mm512_loadu_ps(x0 + k), xv1 = _mm512_loadu_ps(x1 + k), xv2 = _mm512_loadu_ps(x2 + k),
+                   xv3 = _mm512_loadu_ps(x3 + k);
+            for (int a = 0; a < 4; a++) {
+                if (a < js) {
+                    __m512 w = _mm512_loadu_ps(A + (j + a) * in + k);
+                    s[a][0] = _mm512_fmadd_ps(w, xv0, s[a][0]);
+                    s[a][1] = _mm512_fmadd_ps(w, xv1, s[a][1]);
+                    s[a][2] = _mm512_fmadd_ps(w, xv2, s[a][2]);
+                    s[a][3] = _mm512_fmadd_ps(w, xv3, s[a][3]);
+                }
+            }
         }
-        h[j] = t0;
-        h[R + j] = t1;
-        h[2 * R + j] = t2;
-        h[3 * R + j] = t3;
+        for (int a = 0; a < js; a++) {
+            for (int v = 0; v < 4; v++) {
+                float t = _mm512_reduce_add_ps(s[a][v]);
+                for (int64_t k = vectorEnd; k < in; k++) {
+                    t += A[(j + a) * in + k] * xs[v * in + k];
+                }
+                h[v * R + j + a] = t;
+            }
+        }
     }
-    int64_t o = 0;
     __m512 sc = _mm512_set1_ps(scaling);
+    int64_t o = 0;
+    for (; o + 64 <= out; o += 64) {
+        __m512 s[4][4];
+        for (int b = 0; b < 4; b++) {
+            for (int v = 0; v < 4; v++) {
+                s[b][v] = _mm512_setzero_ps();
+            }
+        }
+        for (int32_t j = 0; j < R; j++) {
+            __m512 h0 = _mm512_set1_ps(h[j]), h1 = _mm512_set1_ps(h[R + j]), h2 = _mm512_set1_ps(h[2 * R + j]),
+                   h3 = _mm512_set1_ps(h[3 * R + j]);
+            for (int b = 0; b < 4; b++) {
+                __m512 w = _mm512_loadu_ps(BT + j * out + o + 16 * b);
+                s[b][0] = _mm512_fmadd_ps(w, h0, s[b][0]);
+                s[b][1] = _mm512_fmadd_ps(w, h1, s[b][1]);
+                s[b][2] = _mm512_fmadd_ps(w, h2, s[b][2]);
+                s[b][3] = _mm512_fmadd_ps(w, h3, s[b][3]);
+            }
+        }
+        for (int b = 0; b < 4; b++) {
+            for (int v = 0; v < 4; v++) {
+                _mm512_storeu_ps(d + v * out + o + 16 * b, _mm512_mul_ps(s[b][v], sc));
+            }
+        }
+    }
     for (; o + 16 <= out; o += 16) {
         __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
         for (int32_t j = 0; j < R; j++) {
@@ -125,6 +164,43 @@ TAILOR_LORA_AVX512 static void lora_run4_avx512(const float* A, const float* BT,
             }
             d[v * out + o] = sum * scaling;
         }
+    }
+}
+#endif
+
+#if defined(__x86_64__)
+// y[o] += d[o] for o < out, rounded as lora_add rounds: on AVX-512, 16 at a time (the compiler's
+// version of lora_add's loop took half of a prompt run's time)
+TAILOR_LORA_AVX512 static void lora_add_row_avx512(float* y, const float* d, int64_t out) {
+    int64_t o = 0;
+    for (; o + 16 <= out; o += 16) {
+        _mm512_storeu_ps(y + o, _mm512_add_ps(_mm512_loadu_ps(y + o), _mm512_loadu_ps(d + o)));
+    }
+    for (; o < out; o++) {
+        lora_add(y, o, d[o]);
+    }
+}
+
+// f32_to_bf16 on 16 lanes, as 16-bit values in the low halves of the 32-bit lanes
+TAILOR_LORA_AVX512 static inline __m512i lora_bf16_bits_avx512(__m512 v) {
+    __m512i bits = _mm512_castps_si512(v);
+    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+    __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb)), 16);
+    __m512i quietNan = _mm512_or_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(0x40));
+    return _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), rounded, quietNan);
+}
+
+TAILOR_LORA_AVX512 static void lora_add_row_avx512(uint16_t* y, const float* d, int64_t out) {
+    int64_t o = 0;
+    for (; o + 16 <= out; o += 16) {
+        __m512 yv = _mm512_castsi512_ps(_mm512_slli_epi32(
+                _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + o))), 16));
+        __m512 dv = _mm512_castsi512_ps(_mm512_slli_epi32(lora_bf16_bits_avx512(_mm512_loadu_ps(d + o)), 16));
+        __m512i sum = lora_bf16_bits_avx512(_mm512_add_ps(yv, dv));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + o), _mm512_cvtepi32_epi16(sum));
+    }
+    for (; o < out; o++) {
+        lora_add(y, o, d[o]);
     }
 }
 #endif
@@ -157,9 +233,7 @@ static inline __attribute__((always_inline)) void lora_rows(const T* x, int64_t 
             lora_run4_avx512(reinterpret_cast<const float*>(a[r]), reinterpret_cast<const float*>(bT[r]), rank[r], in, out,
                     xs.data(), h.data(), deltas.data(), scaling[r]);
             for (int v = 0; v < 4; v++) {
-                for (int64_t o = 0; o < out; o++) {
-                    lora_add(y + (r + v) * yStride, o, deltas[v * out + o]);
-                }
+                lora_add_row_avx512(y + (r + v) * yStride, deltas.data() + v * out, out);
             }
             r += 3;
             continue;

@@ -29,23 +29,25 @@ class MixedLoraTest {
         Engine.configure(2);
     }
 
+    /** Outputs 37 (the kernel's 16-wide blocks and tail) and 150 (its 64-wide blocks of a prompt run too). */
     @ParameterizedTest
-    @CsvSource({"BF16, true", "F32, true", "BF16, false", "F32, false"})
-    void addsEachRowsOwnProductAndNothingElse(DType dtype, boolean nativeKernel) {
-        Random random = new Random(dtype.ordinal() * 2L + (nativeKernel ? 1 : 0));
+    @CsvSource({"BF16, true, 37", "F32, true, 37", "BF16, false, 37", "F32, false, 37", "BF16, true, 150", "F32, true, 150"})
+    void addsEachRowsOwnProductAndNothingElse(DType dtype, boolean nativeKernel, int out) {
+        Random random = new Random(dtype.ordinal() * 2L + (nativeKernel ? 1 : 0) + out);
+        int width = out + 13;
         try (PointerScope scope = new PointerScope()) {
             // ranks 5 and 3 (not multiples of 4), scalings 2 and 0.5
             float[][] a = {gaussian(random, 5 * IN), gaussian(random, 3 * IN)};
-            float[][] b = {gaussian(random, OUT * 5), gaussian(random, OUT * 3)};
+            float[][] b = {gaussian(random, out * 5), gaussian(random, out * 3)};
             MixedLora.Weights[] weights = {
-                MixedLora.Weights.copyOf(Tensors.fromFloats(a[0], 5, IN), Tensors.fromFloats(b[0], OUT, 5), 2.0),
-                MixedLora.Weights.copyOf(Tensors.fromFloats(a[1], 3, IN), Tensors.fromFloats(b[1], OUT, 3), 0.5)};
+                MixedLora.Weights.copyOf(Tensors.fromFloats(a[0], 5, IN), Tensors.fromFloats(b[0], out, 5), 2.0),
+                MixedLora.Weights.copyOf(Tensors.fromFloats(a[1], 3, IN), Tensors.fromFloats(b[1], out, 3), 0.5)};
             // alternating adapters (row by row), then runs of 5 and 4 rows with one adapter (a prompt chunk's rows)
             int[] adapterOfRow = {0, -1, 1, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, -1};
             int rows = adapterOfRow.length;
             List<MixedLora.Weights> perRow = Arrays.stream(adapterOfRow).mapToObj(i -> i < 0 ? null : weights[i]).toList();
             Tensor x = Tensors.fromFloats(gaussian(random, rows * IN), rows, 1, IN).to(dtype.scalarType());
-            Tensor y = Tensors.fromFloats(gaussian(random, rows * WIDTH), rows, 1, WIDTH).to(dtype.scalarType());
+            Tensor y = Tensors.fromFloats(gaussian(random, rows * width), rows, 1, width).to(dtype.scalarType());
             float[] xs = Tensors.toFloats(x);
             float[] before = Tensors.toFloats(y);
             if (nativeKernel) {
@@ -55,10 +57,10 @@ class MixedLoraTest {
             }
             float[] after = Tensors.toFloats(y);
             for (int r = 0; r < rows; r++) {
-                for (int c = 0; c < WIDTH; c++) {
-                    int i = r * WIDTH + c;
+                for (int c = 0; c < width; c++) {
+                    int i = r * width + c;
                     int k = adapterOfRow[r];
-                    if (k < 0 || c < OFFSET || c >= OFFSET + OUT) {
+                    if (k < 0 || c < OFFSET || c >= OFFSET + out) {
                         assertEquals(before[i], after[i], 0.0, "row " + r + " column " + c + " is not the adapter's");
                         continue;
                     }
