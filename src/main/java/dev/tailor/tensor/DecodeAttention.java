@@ -13,18 +13,9 @@ import org.bytedeco.pytorch.global.torch;
  * row, 1 ms for eight, a quarter of an 8-row step. Rows are split across {@link KernelThreads}.
  */
 public final class DecodeAttention {
-    private static final boolean NATIVE = load();
+    private static final boolean NATIVE = NativeKernels.load(AttentionKernel::load);
 
     private DecodeAttention() {}
-
-    private static boolean load() {
-        try {
-            AttentionKernel.load();
-            return true;
-        } catch (Throwable unavailable) { // no native build for this platform: libtorch's ops instead
-            return false;
-        }
-    }
 
     /**
      * Whether {@link #attend} covers q [rows, heads, 1, d] and k, v [rows, kv_heads, positions, d]: on

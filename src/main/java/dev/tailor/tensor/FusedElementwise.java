@@ -13,20 +13,11 @@ import org.bytedeco.pytorch.global.torch;
  * first). Rows are split across {@link KernelThreads} when there are many (a prompt).
  */
 public final class FusedElementwise {
-    private static final boolean NATIVE = load();
+    private static final boolean NATIVE = NativeKernels.load(ElementwiseKernel::load);
     /** Rows per chunk where rows are split: a worker that wakes late then holds up little. */
     private static final int CHUNK_ROWS = 16;
 
     private FusedElementwise() {}
-
-    private static boolean load() {
-        try {
-            ElementwiseKernel.load();
-            return true;
-        } catch (Throwable unavailable) { // no native build for this platform: libtorch's ops instead
-            return false;
-        }
-    }
 
     /** Whether {@link #rmsNorm} covers x [..., n] with weight [n]: CPU, both bf16 or both fp32, contiguous, no gradients. */
     public static boolean supportsRmsNorm(Tensor x, Tensor weight) {

@@ -9,23 +9,14 @@ import org.bytedeco.pytorch.Tensor;
 /**
  * Rows of fp32 next-token logits [rows, vocab] ([vocab] is one row): each row's greedy token and
  * its log-normaliser log(sum exp(x)), so that a token's log-probability is its logit minus that. On
- * the CPU a native kernel ({@link LogitsKernel}) reads each row three times (libtorch's argmax per
+ * the CPU a native kernel ({@link LogitsKernel}) reads each row twice (libtorch's argmax per
  * row and log_softmax took 5 ms of an 80 ms decoding step of 8 rows over a 150k vocabulary);
  * elsewhere, or without the native build, libtorch's argmax and logsumexp.
  */
 public final class LogitRows {
-    private static final boolean NATIVE = load();
+    private static final boolean NATIVE = NativeKernels.load(LogitsKernel::load);
 
     private LogitRows() {}
-
-    private static boolean load() {
-        try {
-            LogitsKernel.load();
-            return true;
-        } catch (Throwable unavailable) { // no native build for this platform: libtorch's ops instead
-            return false;
-        }
-    }
 
     /** The first index of each row's maximum (a row's first NaN where it has one), as torch.argmax. */
     public static int[] argmax(Tensor logits) {

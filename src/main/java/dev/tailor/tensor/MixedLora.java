@@ -16,18 +16,9 @@ import org.bytedeco.pytorch.global.torch;
  * GPU, the same products run through libtorch one row at a time.
  */
 public final class MixedLora {
-    private static final boolean NATIVE = load();
+    private static final boolean NATIVE = NativeKernels.load(LoraKernel::load);
 
     private MixedLora() {}
-
-    private static boolean load() {
-        try {
-            LoraKernel.load();
-            return true;
-        } catch (Throwable unavailable) { // no native build for this platform
-            return false;
-        }
-    }
 
     /** One adapter's weights for one module: A [rank, in] and B transposed [rank, out], fp32, contiguous. */
     public static final class Weights implements AutoCloseable {
