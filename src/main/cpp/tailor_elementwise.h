@@ -1,5 +1,6 @@
 // The element-wise steps of a decoder layer at inference, each in one pass where libtorch took
-// several ops and temporaries: RMSNorm (8 ops) and the MLP's silu(gate) * up (2). In prefill these
+// several ops and temporaries: RMSNorm (8 ops), the MLP's silu(gate) * up (2) and the rotary
+// position embedding of q and k (6 each). In prefill these
 // small ops and their thread hand-offs took about a sixth of a 100-token pass. Results round as
 // the libtorch ops round between them (bf16 after each op of a bf16 model), with fp32 math inside;
 // sums may differ from libtorch's in order, so a result can differ in its last bit near a tie.
@@ -70,6 +71,37 @@ static inline __attribute__((always_inline)) void silu_mul_rows(const T* g, int6
     }
 }
 
+// transformers' apply_rotary_pos_emb: out = x * cos + rotate_half(x) * sin, rotate_half(x) =
+// cat(-x2, x1) over the halves of head_dim, each product and the sum held in the dtype. Rows are
+// the (batch, position) pairs r = b * T + t; x [B, heads, T, d] by strides (d contiguous), cos and
+// sin [B or 1, 1, T, d] by strides (cb 0 where one table serves every batch row), out [B, T, heads, d] contiguous.
+template <typename T>
+static inline __attribute__((always_inline)) void rotary_rows(const T* x, int64_t xb, int64_t xh, int64_t xt,
+        const T* cos, const T* sin, int64_t cb, int64_t ct, int64_t heads, int64_t positions, int64_t d, T* out,
+        int64_t begin, int64_t end) {
+    int64_t half = d / 2;
+    for (int64_t r = begin; r < end; r++) {
+        int64_t b = r / positions;
+        int64_t t = r % positions;
+        const T* c = cos + b * cb + t * ct;
+        const T* s = sin + b * cb + t * ct;
+        for (int64_t h = 0; h < heads; h++) {
+            const T* xr = x + b * xb + h * xh + t * xt;
+            T* o = out + (r * heads + h) * d;
+            for (int64_t i = 0; i < half; i++) {
+                float first = held_as(xr, load_f32(xr, i) * load_f32(c, i));
+                float rotated = held_as(xr, -load_f32(xr, i + half) * load_f32(s, i));
+                store_f32(o, i, first + rotated);
+            }
+            for (int64_t i = half; i < d; i++) {
+                float first = held_as(xr, load_f32(xr, i) * load_f32(c, i));
+                float rotated = held_as(xr, load_f32(xr, i - half) * load_f32(s, i));
+                store_f32(o, i, first + rotated);
+            }
+        }
+    }
+}
+
 #if defined(__x86_64__)
 #define TAILOR_ELEMENTWISE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
@@ -100,6 +132,21 @@ TAILOR_ELEMENTWISE_CLONES
 inline void silu_mul_f32(int64_t g, int64_t gRow, int64_t u, int64_t uRow, int64_t n, int64_t out, int64_t begin, int64_t end) {
     silu_mul_rows(reinterpret_cast<const float*>(g), gRow, reinterpret_cast<const float*>(u), uRow, n,
             reinterpret_cast<float*>(out), begin, end);
+}
+
+/** Rows [begin, end) of (batch, position) pairs: see rotary_rows; strides in elements. */
+TAILOR_ELEMENTWISE_CLONES
+inline void rotary_bf16(int64_t x, int64_t xb, int64_t xh, int64_t xt, int64_t cos, int64_t sin, int64_t cb, int64_t ct,
+        int64_t heads, int64_t positions, int64_t d, int64_t out, int64_t begin, int64_t end) {
+    rotary_rows(reinterpret_cast<const uint16_t*>(x), xb, xh, xt, reinterpret_cast<const uint16_t*>(cos),
+            reinterpret_cast<const uint16_t*>(sin), cb, ct, heads, positions, d, reinterpret_cast<uint16_t*>(out), begin, end);
+}
+
+TAILOR_ELEMENTWISE_CLONES
+inline void rotary_f32(int64_t x, int64_t xb, int64_t xh, int64_t xt, int64_t cos, int64_t sin, int64_t cb, int64_t ct,
+        int64_t heads, int64_t positions, int64_t d, int64_t out, int64_t begin, int64_t end) {
+    rotary_rows(reinterpret_cast<const float*>(x), xb, xh, xt, reinterpret_cast<const float*>(cos),
+            reinterpret_cast<const float*>(sin), cb, ct, heads, positions, d, reinterpret_cast<float*>(out), begin, end);
 }
 
 }  // namespace tailor

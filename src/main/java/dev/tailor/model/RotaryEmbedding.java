@@ -1,6 +1,7 @@
 package dev.tailor.model;
 
 import dev.tailor.tensor.Device;
+import dev.tailor.tensor.FusedElementwise;
 import dev.tailor.tensor.Tensors;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -60,6 +61,9 @@ final class RotaryEmbedding implements AutoCloseable {
     }
 
     static Tensor apply(Tensor x, Tensor cos, Tensor sin) {
+        if (FusedElementwise.supportsRotary(x, cos, sin)) { // inference: one native pass for these 6 ops
+            return FusedElementwise.rotary(x, cos, sin);
+        }
         long half = x.size(3) / 2;
         Tensor rotated = Tensors.cat(3, x.narrow(3, half, half).neg(), x.narrow(3, 0, half));
         return x.mul(cos).add(rotated.mul(sin));

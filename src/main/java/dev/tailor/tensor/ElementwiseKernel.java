@@ -37,4 +37,15 @@ final class ElementwiseKernel {
     @NoException
     @Name("silu_mul_f32")
     static native void siluMulF32(long g, long gRow, long u, long uRow, long n, long out, long begin, long end);
+
+    /** bf16 x, cos, sin and out by address, strides in elements: see {@link FusedElementwise#rotary}. */
+    @NoException
+    @Name("rotary_bf16")
+    static native void rotaryBf16(long x, long xb, long xh, long xt, long cos, long sin, long cb, long ct, long heads,
+            long positions, long d, long out, long begin, long end);
+
+    @NoException
+    @Name("rotary_f32")
+    static native void rotaryF32(long x, long xb, long xh, long xt, long cos, long sin, long cb, long ct, long heads,
+            long positions, long d, long out, long begin, long end);
 }

@@ -8,7 +8,8 @@ import org.bytedeco.pytorch.global.torch;
 
 /**
  * A decoder layer's element-wise steps at inference on a native kernel ({@link ElementwiseKernel}),
- * one pass each: RMSNorm, which libtorch ran as 8 ops, and the MLP's silu(gate) * up. Inputs that
+ * one pass each: RMSNorm, which libtorch ran as 8 ops, the MLP's silu(gate) * up, and the rotary
+ * position embedding (6 ops for each of q and k). Inputs that
  * need gradients, or live on a GPU, stay with libtorch's ops (callers check {@code supports...}
  * first). Rows are split across {@link KernelThreads} when there are many (a prompt).
  */
@@ -78,6 +79,54 @@ public final class FusedElementwise {
             }
         });
         return out;
+    }
+
+    /**
+     * Whether {@link #rotary} covers x [B, heads, T, d] with cos and sin [B or 1, 1, T, d]: CPU, one
+     * dtype (bf16 or fp32), no gradients, d even, the last dimension contiguous, cos and sin laid out alike.
+     */
+    public static boolean supportsRotary(Tensor x, Tensor cos, Tensor sin) {
+        if (!NATIVE || x.dim() != 4 || cos.dim() != 4 || sin.dim() != 4 || x.numel() == 0) {
+            return false;
+        }
+        long d = x.size(3);
+        boolean shapes = d % 2 == 0 && Arrays.equals(Tensors.shape(cos), Tensors.shape(sin))
+                && (cos.size(0) == x.size(0) || cos.size(0) == 1) && cos.size(1) == 1 && cos.size(2) == x.size(2) && cos.size(3) == d;
+        boolean strides = x.stride(3) == 1 && cos.stride(3) == 1 && sin.stride(3) == 1 && cos.stride(0) == sin.stride(0)
+                && cos.stride(2) == sin.stride(2);
+        return shapes && strides && onCpuWithoutGrad(x) && onCpuWithoutGrad(cos) && onCpuWithoutGrad(sin)
+                && sameFloatType(x, cos) && sameFloatType(x, sin);
+    }
+
+    /**
+     * transformers' {@code x * cos + rotate_half(x) * sin} (rotate_half = cat(-x2, x1) over the halves
+     * of head_dim), each product and the sum held in the dtype, as a new tensor [B, heads, T, d] laid
+     * out [B, T, heads, d], as libtorch's ops lay it out for x, a transposed view of a projection.
+     */
+    public static Tensor rotary(Tensor x, Tensor cos, Tensor sin) {
+        long b = x.size(0);
+        long heads = x.size(1);
+        long t = x.size(2);
+        long d = x.size(3);
+        Tensor out = torch.empty(new long[] {b, t, heads, d}, new TensorOptions(x.scalar_type()), new MemoryFormatOptional());
+        long xa = x.data_ptr().address();
+        long ca = cos.data_ptr().address();
+        long sa = sin.data_ptr().address();
+        long oa = out.data_ptr().address();
+        long xb = x.stride(0);
+        long xh = x.stride(1);
+        long xt = x.stride(2);
+        long cb = cos.size(0) == 1 ? 0 : cos.stride(0); // one table for every batch row
+        long ct = cos.stride(2);
+        boolean bf16 = Tensors.is(x, DType.BF16);
+        forRows(b * t, (begin, end) -> {
+            if (bf16) {
+                ElementwiseKernel.rotaryBf16(xa, xb, xh, xt, ca, sa, cb, ct, heads, t, d, oa, begin, end);
+            } else {
+                ElementwiseKernel.rotaryF32(xa, xb, xh, xt, ca, sa, cb, ct, heads, t, d, oa, begin, end);
+            }
+        });
+        return out.transpose(1, 2);
     }
 
     private interface RowRange {

@@ -88,6 +88,60 @@ class FusedElementwiseTest {
         }
     }
 
+    /**
+     * q as the transposed view of a projection's output [B, T, width] (as a layer takes it), head_dim
+     * 40 (halves of 20: the kernel's tails), cos/sin for every batch row or one table for all, and
+     * the decoding shape (T = 1, B rows). bf16: the same bits as libtorch's 6 ops (each element
+     * sees the same roundings in the same order).
+     */
+    @ParameterizedTest
+    @CsvSource({"BF16, 2, 7, true", "F32, 2, 7, true", "BF16, 3, 7, false", "BF16, 6, 1, true", "F32, 6, 1, true"})
+    void rotaryMatchesTransformers(DType dtype, int batch, int positions, boolean tablePerRow) {
+        int heads = 3;
+        int d = 40;
+        Random random = new Random(batch * 31L + positions);
+        try (PointerScope scope = new PointerScope()) {
+            int width = heads * d + 24; // the projection also holds other heads' columns
+            Tensor projected = Tensors.fromFloats(gaussian(random, batch * positions * width, 2), batch, positions, width)
+                    .to(dtype.scalarType());
+            Tensor x = projected.narrow(2, 8, heads * d).view(batch, positions, heads, d).transpose(1, 2);
+            int tables = tablePerRow ? batch : 1;
+            float[] angles = gaussian(random, tables * positions * d, 3);
+            float[] c = new float[angles.length];
+            float[] sn = new float[angles.length];
+            for (int i = 0; i < angles.length; i++) {
+                c[i] = (float) Math.cos(angles[i]);
+                sn[i] = (float) Math.sin(angles[i]);
+            }
+            Tensor cos = Tensors.fromFloats(c, tables, 1, positions, d).to(dtype.scalarType());
+            Tensor sin = Tensors.fromFloats(sn, tables, 1, positions, d).to(dtype.scalarType());
+            assertTrue(FusedElementwise.supportsRotary(x, cos, sin));
+            Tensor out = FusedElementwise.rotary(x, cos, sin);
+            assertArrayEquals(Tensors.shape(x), Tensors.shape(out));
+            float[] got = Tensors.toFloats(out.contiguous().to(torch.ScalarType.Float));
+            float[] xs = Tensors.toFloats(x.contiguous().to(torch.ScalarType.Float));
+            float[] cs = Tensors.toFloats(cos.to(torch.ScalarType.Float));
+            float[] ss = Tensors.toFloats(sin.to(torch.ScalarType.Float));
+            int half = d / 2;
+            for (int b = 0; b < batch; b++) {
+                for (int h = 0; h < heads; h++) {
+                    for (int t = 0; t < positions; t++) {
+                        int row = ((b * heads + h) * positions + t) * d;
+                        int table = ((tablePerRow ? b : 0) * positions + t) * d;
+                        for (int i = 0; i < d; i++) {
+                            double rotated = i < half ? -xs[row + i + half] : xs[row + i - half];
+                            double expected = xs[row + i] * cs[table + i] + rotated * ss[table + i];
+                            double scale = Math.abs(xs[row + i] * cs[table + i]) + Math.abs(rotated * ss[table + i]);
+                            assertEquals(expected, got[row + i], tolerance(dtype, scale) * 1.5 + 1e-30, "entry " + (row + i));
+                        }
+                    }
+                }
+            }
+            Tensor rotatedHalf = Tensors.cat(3, x.narrow(3, half, half).neg(), x.narrow(3, 0, half));
+            assertMostlyIdentical(x.mul(cos).add(rotatedHalf.mul(sin)), out);
+        }
+    }
+
     @Test
     void leavesGradientsAndMixedTypesToLibtorch() {
         try (PointerScope scope = new PointerScope()) {
@@ -100,6 +154,12 @@ class FusedElementwiseTest {
             assertFalse(FusedElementwise.supportsSiluMul(x, x.clone().requires_grad_(true)));
             assertFalse(FusedElementwise.supportsSiluMul(x, torch.randn(4, 9).narrow(1, 0, 8).t().t().view(4, 8).t()));
             assertFalse(FusedElementwise.supportsSiluMul(x.t(), x.t())); // entries not contiguous
+            Tensor q = torch.randn(1, 2, 3, 8);
+            Tensor table = torch.randn(1, 1, 3, 8);
+            assertTrue(FusedElementwise.supportsRotary(q, table, table));
+            assertFalse(FusedElementwise.supportsRotary(q.clone().requires_grad_(true), table, table));
+            assertFalse(FusedElementwise.supportsRotary(q, table.to(torch.ScalarType.BFloat16), table));
+            assertFalse(FusedElementwise.supportsRotary(torch.randn(1, 2, 3, 7), torch.randn(1, 1, 3, 7), torch.randn(1, 1, 3, 7)));
             assertTrue(FusedElementwise.supportsSiluMul(torch.randn(6, 20).narrow(1, 2, 8), x.repeat(new long[] {1, 1}).narrow(0, 0, 4)
                     .repeat(new long[] {2, 1}).narrow(0, 0, 6)));
         }
