@@ -9,9 +9,9 @@ import org.bytedeco.pytorch.global.torch;
 /**
  * A decoder layer's element-wise steps at inference on a native kernel ({@link ElementwiseKernel}),
  * one pass each: RMSNorm, which libtorch ran as 8 ops, the MLP's silu(gate) * up, and the rotary
- * position embedding (6 ops for each of q and k). Inputs that
- * need gradients, or live on a GPU, stay with libtorch's ops (callers check {@code supports...}
- * first). Rows are split across {@link KernelThreads} when there are many (a prompt).
+ * position embedding (6 ops for each of q and k). Inputs that need gradients, or live on a GPU,
+ * stay with libtorch's ops (callers check {@code supports...} first). Rows are split across
+ * {@link KernelThreads} when there are many (a prompt).
  */
 public final class FusedElementwise {
     private static final boolean NATIVE = NativeKernels.load(ElementwiseKernel::load);
