@@ -166,9 +166,7 @@ TAILOR_LORA_AVX512 static void lora_run4_avx512(const float* A, const float* BT,
         }
     }
 }
-#endif
 
-#if defined(__x86_64__)
 // y[o] += d[o] for o < out, rounded as lora_add rounds: on AVX-512, 16 at a time (the compiler's
 // version of lora_add's loop took half of a prompt run's time)
 TAILOR_LORA_AVX512 static void lora_add_row_avx512(float* y, const float* d, int64_t out) {
