@@ -14,6 +14,7 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -84,8 +85,9 @@ final class ServeBenchmark implements Callable<Integer> {
         try {
             Path model = dir.resolve("model");
             GeneratedModel.write(model, ModelPreset.parse(preset), 0, DType.BF16);
-            List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-                    "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+            List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java")));
+            command.addAll(serverJvmOptions());
+            command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(),
                     "serve", "--model", model.toString(), "--port", "0", "--data-dir", dir.resolve("data").toString(),
                     "--max-running", Integer.toString(concurrency.stream().max(Integer::compare).orElse(8)),
                     "--max-waiting", "256", "--max-loaded-adapters", Integer.toString(Math.max(1, adapters))));
@@ -142,6 +144,24 @@ final class ServeBenchmark implements Callable<Integer> {
             Directories.deleteRecursively(dir);
         }
         return 0;
+    }
+
+    /**
+     * The server runs with this JVM's own options (the launcher's JavaCPP settings, TAILOR_JAVA_OPTS
+     * such as -Dtailor.gemv.noAmx=true), so that it is measured as `tailor serve` runs; a debugger's
+     * agent stays with this process.
+     */
+    private static List<String> serverJvmOptions() {
+        List<String> options = new ArrayList<>();
+        for (String option : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (!option.startsWith("-agentlib:jdwp") && !option.startsWith("-Xrunjdwp")) {
+                options.add(option);
+            }
+        }
+        if (options.stream().noneMatch(o -> o.startsWith("--enable-native-access"))) {
+            options.add("--enable-native-access=ALL-UNNAMED");
+        }
+        return options;
     }
 
     /** The server's URL, from its "listening on" line. */
