@@ -29,7 +29,8 @@ public final class Bf16Gemv {
      */
     private static final int MAX_AMX_ROWS = 32;
 
-    private static final boolean AVAILABLE = load();
+    private static final boolean AVAILABLE = !Boolean.getBoolean("tailor.gemv.disable")
+            && NativeKernels.load(Bf16GemvKernel::load) && Bf16GemvKernel.available();
     private static final boolean AMX = AVAILABLE && !Boolean.getBoolean("tailor.gemv.noAmx") && Bf16GemvKernel.amxAvailable();
 
     /** Below this many weight elements a call runs on the calling thread alone (hand-off costs more). */
@@ -38,17 +39,6 @@ public final class Bf16Gemv {
     private static final int ROW_ALIGN = 16;
 
     private Bf16Gemv() {}
-
-    private static boolean load() {
-        if (Boolean.getBoolean("tailor.gemv.disable")) {
-            return false;
-        }
-        try {
-            return Bf16GemvKernel.load();
-        } catch (Throwable unavailable) { // no native build for this platform, or a loader failure
-            return false;
-        }
-    }
 
     /** True where the native kernel loaded and the CPU has AVX-512 BF16. */
     public static boolean available() {

@@ -17,12 +17,12 @@ import org.bytedeco.javacpp.annotation.Platform;
 final class Bf16GemvKernel {
     private Bf16GemvKernel() {}
 
-    /** Loads the library; true where the CPU and OS support AVX-512 BF16. Throws where no build exists. */
-    static boolean load() {
+    /** Loads the library; throws where no build exists. */
+    static void load() {
         Loader.load(Bf16GemvKernel.class);
-        return available();
     }
 
+    /** True where the CPU and OS support AVX-512 BF16. */
     @NoException
     static native boolean available();
 
