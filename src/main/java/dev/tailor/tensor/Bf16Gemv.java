@@ -121,7 +121,6 @@ public final class Bf16Gemv {
         // a few chunks per thread, so that a worker waking late costs little
         long per = (out + 4L * KernelThreads.count() - 1) / (4L * KernelThreads.count());
         long chunkRows = Math.max(ROW_ALIGN, (per + ROW_ALIGN - 1) / ROW_ALIGN * ROW_ALIGN);
-        int chunks = (int) ((out + chunkRows - 1) / chunkRows);
-        KernelThreads.forEach(chunks, c -> gemv(x, pairs, rows, in, w, c * chunkRows, Math.min(out, (c + 1) * chunkRows), bias, y, out));
+        KernelThreads.forEachRange(out, chunkRows, (begin, end) -> gemv(x, pairs, rows, in, w, begin, end, bias, y, out));
     }
 }

@@ -30,9 +30,7 @@ public final class DecodeAttention {
         boolean shapes = k.size(0) == q.size(0) && v.size(0) == q.size(0) && kvHeads > 0 && heads % kvHeads == 0
                 && v.size(1) == kvHeads && k.size(2) == v.size(2) && k.size(3) == q.size(3) && v.size(3) == q.size(3)
                 && k.stride(0) == v.stride(0) && k.stride(1) == v.stride(1) && k.stride(2) == v.stride(2);
-        DType type = Tensors.is(q, DType.BF16) ? DType.BF16 : DType.F32;
-        boolean dtypes = Tensors.is(q, type) && Tensors.is(k, type) && Tensors.is(v, type);
-        return shapes && dtypes && q.is_cpu() && k.is_cpu() && v.is_cpu() && q.stride(3) == 1 && k.stride(3) == 1
+        return shapes && NativeKernels.sameFloatType(q, k, v) && q.is_cpu() && k.is_cpu() && v.is_cpu() && q.stride(3) == 1 && k.stride(3) == 1
                 && v.stride(3) == 1 && !q.requires_grad() && !k.requires_grad() && !v.requires_grad();
     }
 
@@ -67,10 +65,7 @@ public final class DecodeAttention {
         long kvPos = k.stride(2);
         long kvHeads = k.size(1);
         float s = (float) scale;
-        int chunks = (int) Math.min(rows, KernelThreads.count());
-        KernelThreads.forEach(chunks, c -> {
-            long begin = rows * c / chunks;
-            long end = rows * (c + 1) / chunks;
+        KernelThreads.forEachThreadRange(rows, (begin, end) -> {
             if (bf16) {
                 AttentionKernel.bf16(qa, qRow, qHead, ka, va, kvRow, kvHead, kvPos, heads, kvHeads, d, from, to, s, oa, begin, end);
             } else {

@@ -23,7 +23,7 @@ public final class FusedElementwise {
     /** Whether {@link #rmsNorm} covers x [..., n] with weight [n]: CPU, both bf16 or both fp32, contiguous, no gradients. */
     public static boolean supportsRmsNorm(Tensor x, Tensor weight) {
         return NATIVE && x.dim() >= 1 && weight.dim() == 1 && weight.size(0) == x.size(-1) && x.numel() > 0
-                && onCpuWithoutGrad(x) && onCpuWithoutGrad(weight) && sameFloatType(x, weight)
+                && onCpuWithoutGrad(x) && onCpuWithoutGrad(weight) && NativeKernels.sameFloatType(x, weight)
                 && x.is_contiguous() && weight.is_contiguous();
     }
 
@@ -40,7 +40,7 @@ public final class FusedElementwise {
         long oa = out.data_ptr().address();
         boolean bf16 = Tensors.is(x, DType.BF16);
         float e = (float) eps;
-        forRows(rows, (begin, end) -> {
+        KernelThreads.forEachRange(rows, CHUNK_ROWS, (begin, end) -> {
             if (bf16) {
                 ElementwiseKernel.rmsNormBf16(xa, wa, n, e, oa, begin, end);
             } else {
@@ -56,7 +56,7 @@ public final class FusedElementwise {
      */
     public static boolean supportsSiluMul(Tensor gate, Tensor up) {
         return NATIVE && gate.dim() >= 1 && gate.numel() > 0 && Arrays.equals(Tensors.shape(gate), Tensors.shape(up))
-                && onCpuWithoutGrad(gate) && onCpuWithoutGrad(up) && sameFloatType(gate, up)
+                && onCpuWithoutGrad(gate) && onCpuWithoutGrad(up) && NativeKernels.sameFloatType(gate, up)
                 && rowStride(gate) > 0 && rowStride(up) > 0;
     }
 
@@ -71,7 +71,7 @@ public final class FusedElementwise {
         long ua = up.data_ptr().address();
         long oa = out.data_ptr().address();
         boolean bf16 = Tensors.is(gate, DType.BF16);
-        forRows(rows, (begin, end) -> {
+        KernelThreads.forEachRange(rows, CHUNK_ROWS, (begin, end) -> {
             if (bf16) {
                 ElementwiseKernel.siluMulBf16(ga, gRow, ua, uRow, n, oa, begin, end);
             } else {
@@ -95,7 +95,7 @@ public final class FusedElementwise {
         boolean strides = x.stride(3) == 1 && cos.stride(3) == 1 && sin.stride(3) == 1 && cos.stride(0) == sin.stride(0)
                 && cos.stride(2) == sin.stride(2);
         return shapes && strides && onCpuWithoutGrad(x) && onCpuWithoutGrad(cos) && onCpuWithoutGrad(sin)
-                && sameFloatType(x, cos) && sameFloatType(x, sin);
+                && NativeKernels.sameFloatType(x, cos, sin);
     }
 
     /**
@@ -119,7 +119,7 @@ public final class FusedElementwise {
         long cb = cos.size(0) == 1 ? 0 : cos.stride(0); // one table for every batch row
         long ct = cos.stride(2);
         boolean bf16 = Tensors.is(x, DType.BF16);
-        forRows(b * t, (begin, end) -> {
+        KernelThreads.forEachRange(b * t, CHUNK_ROWS, (begin, end) -> {
             if (bf16) {
                 ElementwiseKernel.rotaryBf16(xa, xb, xh, xt, ca, sa, cb, ct, heads, t, d, oa, begin, end);
             } else {
@@ -129,21 +129,8 @@ public final class FusedElementwise {
         return out.transpose(1, 2);
     }
 
-    private interface RowRange {
-        void run(long begin, long end);
-    }
-
-    private static void forRows(long rows, RowRange body) {
-        int chunks = (int) ((rows + CHUNK_ROWS - 1) / CHUNK_ROWS);
-        KernelThreads.forEach(chunks, c -> body.run(c * (long) CHUNK_ROWS, Math.min(rows, (c + 1L) * CHUNK_ROWS)));
-    }
-
     private static boolean onCpuWithoutGrad(Tensor t) {
         return t.is_cpu() && !t.requires_grad();
-    }
-
-    private static boolean sameFloatType(Tensor a, Tensor b) {
-        return Tensors.is(a, DType.BF16) && Tensors.is(b, DType.BF16) || Tensors.is(a, DType.F32) && Tensors.is(b, DType.F32);
     }
 
     /**

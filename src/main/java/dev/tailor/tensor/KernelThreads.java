@@ -24,6 +24,22 @@ final class KernelThreads {
         return WORKERS.length + 1;
     }
 
+    /** Work on rows [begin, end) of a call. */
+    interface Range {
+        void run(long begin, long end);
+    }
+
+    /** Runs {@code body} over [0, rows) in ranges of {@code chunkRows} (the last shorter), as {@link #forEach}. */
+    static void forEachRange(long rows, long chunkRows, Range body) {
+        int chunks = (int) ((rows + chunkRows - 1) / chunkRows);
+        forEach(chunks, c -> body.run(c * chunkRows, Math.min(rows, (c + 1) * chunkRows)));
+    }
+
+    /** Runs {@code body} over [0, rows) in one range per thread (fewer where there are fewer rows). */
+    static void forEachThreadRange(long rows, Range body) {
+        forEachRange(rows, Math.max(1, (rows + count() - 1) / count()), body);
+    }
+
     /**
      * Runs {@code body} for chunks 0..chunks-1 on all threads, returning when every chunk is done; on
      * the calling thread alone where there are no workers or another call holds them.

@@ -75,8 +75,6 @@ public final class LogitRows {
         long vocab = rows.size(1);
         long stride = rows.stride(0);
         long address = rows.data_ptr().address();
-        int chunks = (int) Math.min(n, KernelThreads.count());
-        KernelThreads.forEach(chunks, c -> LogitsKernel.rows(address, stride, vocab, n * c / chunks, n * (c + 1) / chunks,
-                argmax, logNormalizer));
+        KernelThreads.forEachThreadRange(n, (begin, end) -> LogitsKernel.rows(address, stride, vocab, begin, end, argmax, logNormalizer));
     }
 }

@@ -77,7 +77,7 @@ public final class MixedLora {
         if (perRow.size() != rows || x.numel() != rows * in || y.numel() != rows * width || y.size(0) != rows
                 || offset < 0 || offset + out > width || !x.is_contiguous() || !y.is_contiguous()
                 || Device.of(x) != Device.of(y) || Device.of(x) != Device.of(any.a) || y.requires_grad()
-                || !(Tensors.is(x, DType.F32) && Tensors.is(y, DType.F32) || Tensors.is(x, DType.BF16) && Tensors.is(y, DType.BF16))) {
+                || !NativeKernels.sameFloatType(x, y)) {
             throw new IllegalArgumentException("mixed LoRA: x " + describe(x) + ", y " + describe(y)
                     + ", columns from " + offset + ", " + perRow.size() + " rows of adapters");
         }
@@ -109,10 +109,9 @@ public final class MixedLora {
         long yAddress = y.data_ptr().address() + offset * element;
         // rows split across the kernel threads: each row reads its own adapter's weights from memory
         // (8 rows over 8 adapters: 3 MB per layer), which one core streams at half the machine's rate
-        int chunks = (int) Math.min(rows, KernelThreads.count());
-        KernelThreads.forEach(chunks, c -> {
-            int from = (int) (rows * c / chunks);
-            int to = (int) (rows * (c + 1) / chunks);
+        KernelThreads.forEachThreadRange(rows, (begin, end) -> {
+            int from = (int) begin;
+            int to = (int) end;
             long[] ca = Arrays.copyOfRange(a, from, to);
             long[] cb = Arrays.copyOfRange(bT, from, to);
             int[] cr = Arrays.copyOfRange(rank, from, to);
