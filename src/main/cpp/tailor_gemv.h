@@ -139,17 +139,6 @@ struct TileConfig {
 
 const int64_t AMX_GROUPS_PER_PASS = 6;
 
-// 16 fp32 sums + bias to bf16 with f32_to_bf16's rounding, as integer lanes
-TAILOR_AMX_TARGET static inline __m256i round_to_bf16(__m512 v) {
-    __m512i b = _mm512_castps_si512(v);
-    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
-    __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(b, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff))), 16);
-    __mmask16 nan = _mm512_cmp_epu32_mask(_mm512_and_si512(b, _mm512_set1_epi32(0x7fffffff)),
-            _mm512_set1_epi32(0x7f800000), _MM_CMPINT_NLE);
-    __m512i quiet = _mm512_or_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(0x40));
-    return _mm512_cvtepi32_epi16(_mm512_mask_mov_epi32(rounded, nan, quiet));
-}
-
 // Tile register numbers are immediates: one case per group of a pass
 #define TAILOR_AMX_EACH_GROUP(g, STATEMENT) \
     switch (g) { \
@@ -182,7 +171,7 @@ TAILOR_AMX_TARGET static void amx_rows(const uint32_t* pairs, int64_t rows, int6
     for (int64_t o = begin; o < end; o += 16) {
         const uint16_t* wo = w + o * in;
         __m512 b = bias != nullptr
-                ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*) (bias + o))), 16))
+                ? bf16x16_to_f32(bias + o)
                 : _mm512_setzero_ps();
         for (int64_t first = 0; first < padded; first += 16 * AMX_GROUPS_PER_PASS) {
             int64_t groups = (padded - first) / 16 < AMX_GROUPS_PER_PASS ? (padded - first) / 16 : AMX_GROUPS_PER_PASS;
@@ -203,7 +192,7 @@ TAILOR_AMX_TARGET static void amx_rows(const uint32_t* pairs, int64_t rows, int6
                 for (int64_t r = r0; r < rows && r < r0 + 16; r++) {  // column r - r0 of the sums is y[r, o .. o+15]
                     __m512i index = _mm512_add_epi32(column, _mm512_set1_epi32((int) (r - r0)));
                     __m512 v = _mm512_add_ps(_mm512_i32gather_ps(index, &sums[0][0], 4), b);
-                    _mm256_storeu_si256((__m256i*) (y + r * out + o), round_to_bf16(v));
+                    _mm256_storeu_si256((__m256i*) (y + r * out + o), f32x16_to_bf16(v));
                 }
             }
         }

@@ -179,23 +179,12 @@ TAILOR_LORA_AVX512 static void lora_add_row_avx512(float* y, const float* d, int
     }
 }
 
-// f32_to_bf16 on 16 lanes, as 16-bit values in the low halves of the 32-bit lanes
-TAILOR_LORA_AVX512 static inline __m512i lora_bf16_bits_avx512(__m512 v) {
-    __m512i bits = _mm512_castps_si512(v);
-    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
-    __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb)), 16);
-    __m512i quietNan = _mm512_or_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(0x40));
-    return _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), rounded, quietNan);
-}
-
 TAILOR_LORA_AVX512 static void lora_add_row_avx512(uint16_t* y, const float* d, int64_t out) {
     int64_t o = 0;
     for (; o + 16 <= out; o += 16) {
-        __m512 yv = _mm512_castsi512_ps(_mm512_slli_epi32(
-                _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + o))), 16));
-        __m512 dv = _mm512_castsi512_ps(_mm512_slli_epi32(lora_bf16_bits_avx512(_mm512_loadu_ps(d + o)), 16));
-        __m512i sum = lora_bf16_bits_avx512(_mm512_add_ps(yv, dv));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + o), _mm512_cvtepi32_epi16(sum));
+        __m512 yv = bf16x16_to_f32(y + o);
+        __m512 dv = bf16x16_to_f32(f32x16_to_bf16(_mm512_loadu_ps(d + o)));  // the delta held in bf16, as lora_add
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + o), f32x16_to_bf16(_mm512_add_ps(yv, dv)));
     }
     for (; o < out; o++) {
         lora_add(y, o, d[o]);
