@@ -70,18 +70,12 @@ static inline __attribute__((always_inline)) void attention_rows(const T* q, int
     }
 }
 
-#if defined(__x86_64__)
-#define TAILOR_ATTENTION_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define TAILOR_ATTENTION_CLONES
-#endif
-
 /**
  * Rows [begin, end) of a decoding step. q [rows, heads, d] and k, v [rows, kv_heads, positions, d] by
  * their strides in elements (the last dimension contiguous), out [rows, heads, d] contiguous; row r
  * attends to positions [from[r], to[r]), 0 <= from[r] < to[r] <= positions.
  */
-TAILOR_ATTENTION_CLONES
+TAILOR_CLONES
 inline void decode_attention_bf16(int64_t q, int64_t qRow, int64_t qHead, int64_t k, int64_t v, int64_t kvRow,
         int64_t kvHead, int64_t kvPos, int64_t heads, int64_t kvHeads, int64_t d, int32_t* from, int32_t* to, float scale,
         int64_t out, int64_t begin, int64_t end) {
@@ -90,7 +84,7 @@ inline void decode_attention_bf16(int64_t q, int64_t qRow, int64_t qHead, int64_
             reinterpret_cast<uint16_t*>(out), begin, end);
 }
 
-TAILOR_ATTENTION_CLONES
+TAILOR_CLONES
 inline void decode_attention_f32(int64_t q, int64_t qRow, int64_t qHead, int64_t k, int64_t v, int64_t kvRow,
         int64_t kvHead, int64_t kvPos, int64_t heads, int64_t kvHeads, int64_t d, int32_t* from, int32_t* to, float scale,
         int64_t out, int64_t begin, int64_t end) {

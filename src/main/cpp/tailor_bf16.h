@@ -1,4 +1,4 @@
-// bf16 <-> fp32 conversions shared by the native kernels, rounding as libtorch does.
+// What the native kernels share: bf16 <-> fp32 conversions (rounding as libtorch does), their SIMD clones.
 #pragma once
 #include <stdint.h>
 #include <string.h>
@@ -7,6 +7,13 @@
 #endif
 
 namespace tailor {
+
+// The kernels' plain loops, compiled for AVX-512, AVX2 and baseline x86-64, picked at load time by the CPU
+#if defined(__x86_64__)
+#define TAILOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define TAILOR_CLONES
+#endif
 
 static inline float bf16_to_f32(uint16_t h) {
     uint32_t b = (uint32_t) h << 16;

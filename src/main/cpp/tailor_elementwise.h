@@ -102,47 +102,41 @@ static inline __attribute__((always_inline)) void rotary_rows(const T* x, int64_
     }
 }
 
-#if defined(__x86_64__)
-#define TAILOR_ELEMENTWISE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define TAILOR_ELEMENTWISE_CLONES
-#endif
-
 /** Rows [begin, end) of x [rows, n] (contiguous) normalised with weight w [n] into out [rows, n]. */
-TAILOR_ELEMENTWISE_CLONES
+TAILOR_CLONES
 inline void rms_norm_bf16(int64_t x, int64_t w, int64_t n, float eps, int64_t out, int64_t begin, int64_t end) {
     rms_norm_rows(reinterpret_cast<const uint16_t*>(x), reinterpret_cast<const uint16_t*>(w), n, eps,
             reinterpret_cast<uint16_t*>(out), begin, end);
 }
 
-TAILOR_ELEMENTWISE_CLONES
+TAILOR_CLONES
 inline void rms_norm_f32(int64_t x, int64_t w, int64_t n, float eps, int64_t out, int64_t begin, int64_t end) {
     rms_norm_rows(reinterpret_cast<const float*>(x), reinterpret_cast<const float*>(w), n, eps,
             reinterpret_cast<float*>(out), begin, end);
 }
 
 /** Rows [begin, end) of gate and up (row r at r * gRow and r * uRow elements, n contiguous each) into out [rows, n]. */
-TAILOR_ELEMENTWISE_CLONES
+TAILOR_CLONES
 inline void silu_mul_bf16(int64_t g, int64_t gRow, int64_t u, int64_t uRow, int64_t n, int64_t out, int64_t begin, int64_t end) {
     silu_mul_rows(reinterpret_cast<const uint16_t*>(g), gRow, reinterpret_cast<const uint16_t*>(u), uRow, n,
             reinterpret_cast<uint16_t*>(out), begin, end);
 }
 
-TAILOR_ELEMENTWISE_CLONES
+TAILOR_CLONES
 inline void silu_mul_f32(int64_t g, int64_t gRow, int64_t u, int64_t uRow, int64_t n, int64_t out, int64_t begin, int64_t end) {
     silu_mul_rows(reinterpret_cast<const float*>(g), gRow, reinterpret_cast<const float*>(u), uRow, n,
             reinterpret_cast<float*>(out), begin, end);
 }
 
 /** Rows [begin, end) of (batch, position) pairs: see rotary_rows; strides in elements. */
-TAILOR_ELEMENTWISE_CLONES
+TAILOR_CLONES
 inline void rotary_bf16(int64_t x, int64_t xb, int64_t xh, int64_t xt, int64_t cos, int64_t sin, int64_t cb, int64_t ct,
         int64_t heads, int64_t positions, int64_t d, int64_t out, int64_t begin, int64_t end) {
     rotary_rows(reinterpret_cast<const uint16_t*>(x), xb, xh, xt, reinterpret_cast<const uint16_t*>(cos),
             reinterpret_cast<const uint16_t*>(sin), cb, ct, heads, positions, d, reinterpret_cast<uint16_t*>(out), begin, end);
 }
 
-TAILOR_ELEMENTWISE_CLONES
+TAILOR_CLONES
 inline void rotary_f32(int64_t x, int64_t xb, int64_t xh, int64_t xt, int64_t cos, int64_t sin, int64_t cb, int64_t ct,
         int64_t heads, int64_t positions, int64_t d, int64_t out, int64_t begin, int64_t end) {
     rotary_rows(reinterpret_cast<const float*>(x), xb, xh, xt, reinterpret_cast<const float*>(cos),

@@ -6,6 +6,7 @@
 // across threads.
 #pragma once
 #include <stdint.h>
+#include "tailor_bf16.h"
 #include "tailor_exp.h"
 
 namespace tailor {
@@ -80,12 +81,6 @@ static inline __attribute__((always_inline)) double logits_log_sum_exp(const flo
     return __builtin_log(sum);
 }
 
-#if defined(__x86_64__)
-#define TAILOR_LOGITS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define TAILOR_LOGITS_CLONES
-#endif
-
 /**
  * Rows [begin, end) of fp32 logits (row r at logits + r * stride, n entries each); results by address
  * into int32 argmax[rows] and fp64 logNormalizer[rows] (0: not wanted):
@@ -93,7 +88,7 @@ static inline __attribute__((always_inline)) double logits_log_sum_exp(const flo
  * logNormalizer[r] = log(sum_i exp(x_i)) = max + log(sum_i exp(x_i - max)), in double so that
  * x_i - logNormalizer[r] keeps fp32's precision (NaN where the row has a NaN or no finite maximum).
  */
-TAILOR_LOGITS_CLONES
+TAILOR_CLONES
 inline void logits_rows_f32(int64_t logits, int64_t stride, int64_t n, int64_t begin, int64_t end, int64_t argmaxOut,
         int64_t logNormalizerOut) {
     const float* all = reinterpret_cast<const float*>(logits);

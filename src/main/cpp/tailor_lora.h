@@ -258,19 +258,13 @@ static inline __attribute__((always_inline)) void lora_rows(const T* x, int64_t 
     }
 }
 
-#if defined(__x86_64__)
-#define TAILOR_LORA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define TAILOR_LORA_CLONES
-#endif
-
-TAILOR_LORA_CLONES
+TAILOR_CLONES
 inline void lora_rows_bf16(int64_t x, int64_t rows, int64_t in, int64_t* a, int64_t* bT, int32_t* rank, float* scaling,
         int64_t y, int64_t yStride, int64_t out) {
     lora_rows(reinterpret_cast<const uint16_t*>(x), rows, in, a, bT, rank, scaling, reinterpret_cast<uint16_t*>(y), yStride, out);
 }
 
-TAILOR_LORA_CLONES
+TAILOR_CLONES
 inline void lora_rows_f32(int64_t x, int64_t rows, int64_t in, int64_t* a, int64_t* bT, int32_t* rank, float* scaling,
         int64_t y, int64_t yStride, int64_t out) {
     lora_rows(reinterpret_cast<const float*>(x), rows, in, a, bT, rank, scaling, reinterpret_cast<float*>(y), yStride, out);
