@@ -41,10 +41,10 @@ class DecodeAttentionTest {
         int[] to = {POSITIONS, 1, 20};
         double scale = 1 / Math.sqrt(d);
         try (PointerScope scope = new PointerScope()) {
-            Tensor q = Tensors.fromFloats(gaussian(random, ROWS * HEADS * d), ROWS, HEADS, 1, d).to(dtype.scalarType());
-            Tensor cacheK = Tensors.fromFloats(gaussian(random, ROWS * KV_HEADS * CAPACITY * d), ROWS, KV_HEADS, CAPACITY, d)
+            Tensor q = Tensors.fromFloats(RandomArrays.gaussian(random, ROWS * HEADS * d, 1), ROWS, HEADS, 1, d).to(dtype.scalarType());
+            Tensor cacheK = Tensors.fromFloats(RandomArrays.gaussian(random, ROWS * KV_HEADS * CAPACITY * d, 1), ROWS, KV_HEADS, CAPACITY, d)
                     .to(dtype.scalarType());
-            Tensor cacheV = Tensors.fromFloats(gaussian(random, ROWS * KV_HEADS * CAPACITY * d), ROWS, KV_HEADS, CAPACITY, d)
+            Tensor cacheV = Tensors.fromFloats(RandomArrays.gaussian(random, ROWS * KV_HEADS * CAPACITY * d, 1), ROWS, KV_HEADS, CAPACITY, d)
                     .to(dtype.scalarType());
             Tensor k = cacheK.narrow(2, 0, POSITIONS);
             Tensor v = cacheV.narrow(2, 0, POSITIONS);
@@ -104,13 +104,5 @@ class DecodeAttentionTest {
                     "empty range after padding");
             assertThrows(IllegalArgumentException.class, () -> DecodeAttention.attend(q, k, k, new int[] {0}, new int[] {1}, 1.0), "one row of two");
         }
-    }
-
-    private static float[] gaussian(Random random, int n) {
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) {
-            v[i] = (float) random.nextGaussian();
-        }
-        return v;
     }
 }

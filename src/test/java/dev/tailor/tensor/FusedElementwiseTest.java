@@ -36,8 +36,8 @@ class FusedElementwiseTest {
         Random random = new Random(n);
         double eps = 1e-6;
         try (PointerScope scope = new PointerScope()) {
-            Tensor x = Tensors.fromFloats(gaussian(random, ROWS * n, 3), ROWS, 1, n).to(dtype.scalarType());
-            Tensor w = Tensors.fromFloats(gaussian(random, n, 1), n).to(dtype.scalarType());
+            Tensor x = Tensors.fromFloats(RandomArrays.gaussian(random, ROWS * n, 3), ROWS, 1, n).to(dtype.scalarType());
+            Tensor w = Tensors.fromFloats(RandomArrays.gaussian(random, n, 1), n).to(dtype.scalarType());
             assertTrue(FusedElementwise.supportsRmsNorm(x, w));
             Tensor out = FusedElementwise.rmsNorm(x, w, eps);
             assertArrayEquals(Tensors.shape(x), Tensors.shape(out));
@@ -68,7 +68,7 @@ class FusedElementwiseTest {
     void siluMulMatchesDoubles(DType dtype, int n) {
         Random random = new Random(n + 1);
         try (PointerScope scope = new PointerScope()) {
-            float[] values = gaussian(random, ROWS * 2 * n, 4);
+            float[] values = RandomArrays.gaussian(random, ROWS * 2 * n, 4);
             values[0] = -120; // exp(120) overflows: silu is -0
             values[1] = 95;
             Tensor fused = Tensors.fromFloats(values, ROWS, 1, 2 * n).to(dtype.scalarType());
@@ -102,11 +102,11 @@ class FusedElementwiseTest {
         Random random = new Random(batch * 31L + positions);
         try (PointerScope scope = new PointerScope()) {
             int width = heads * d + 24; // the projection also holds other heads' columns
-            Tensor projected = Tensors.fromFloats(gaussian(random, batch * positions * width, 2), batch, positions, width)
+            Tensor projected = Tensors.fromFloats(RandomArrays.gaussian(random, batch * positions * width, 2), batch, positions, width)
                     .to(dtype.scalarType());
             Tensor x = projected.narrow(2, 8, heads * d).view(batch, positions, heads, d).transpose(1, 2);
             int tables = tablePerRow ? batch : 1;
-            float[] angles = gaussian(random, tables * positions * d, 3);
+            float[] angles = RandomArrays.gaussian(random, tables * positions * d, 3);
             float[] c = new float[angles.length];
             float[] sn = new float[angles.length];
             for (int i = 0; i < angles.length; i++) {
@@ -184,13 +184,5 @@ class FusedElementwiseTest {
             }
         }
         assertTrue(differ <= e.length / 200, differ + " of " + e.length + " entries differ from libtorch's");
-    }
-
-    private static float[] gaussian(Random random, int n, double scale) {
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) {
-            v[i] = (float) (random.nextGaussian() * scale);
-        }
-        return v;
     }
 }

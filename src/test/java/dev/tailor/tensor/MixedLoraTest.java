@@ -37,8 +37,8 @@ class MixedLoraTest {
         int width = out + 13;
         try (PointerScope scope = new PointerScope()) {
             // ranks 5 and 3 (not multiples of 4), scalings 2 and 0.5
-            float[][] a = {gaussian(random, 5 * IN), gaussian(random, 3 * IN)};
-            float[][] b = {gaussian(random, out * 5), gaussian(random, out * 3)};
+            float[][] a = {RandomArrays.gaussian(random, 5 * IN, 1), RandomArrays.gaussian(random, 3 * IN, 1)};
+            float[][] b = {RandomArrays.gaussian(random, out * 5, 1), RandomArrays.gaussian(random, out * 3, 1)};
             MixedLora.Weights[] weights = {
                 MixedLora.Weights.copyOf(Tensors.fromFloats(a[0], 5, IN), Tensors.fromFloats(b[0], out, 5), 2.0),
                 MixedLora.Weights.copyOf(Tensors.fromFloats(a[1], 3, IN), Tensors.fromFloats(b[1], out, 3), 0.5)};
@@ -46,8 +46,8 @@ class MixedLoraTest {
             int[] adapterOfRow = {0, -1, 1, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, -1};
             int rows = adapterOfRow.length;
             List<MixedLora.Weights> perRow = Arrays.stream(adapterOfRow).mapToObj(i -> i < 0 ? null : weights[i]).toList();
-            Tensor x = Tensors.fromFloats(gaussian(random, rows * IN), rows, 1, IN).to(dtype.scalarType());
-            Tensor y = Tensors.fromFloats(gaussian(random, rows * width), rows, 1, width).to(dtype.scalarType());
+            Tensor x = Tensors.fromFloats(RandomArrays.gaussian(random, rows * IN, 1), rows, 1, IN).to(dtype.scalarType());
+            Tensor y = Tensors.fromFloats(RandomArrays.gaussian(random, rows * width, 1), rows, 1, width).to(dtype.scalarType());
             float[] xs = Tensors.toFloats(x);
             float[] before = Tensors.toFloats(y);
             if (nativeKernel) {
@@ -98,13 +98,5 @@ class MixedLoraTest {
             assertThrows(IllegalArgumentException.class, () -> MixedLora.addInPlace(x, y.to(torch.ScalarType.BFloat16), 0, List.of(fits)),
                     "x and y of different dtypes");
         }
-    }
-
-    private static float[] gaussian(Random random, int n) {
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) {
-            v[i] = (float) random.nextGaussian();
-        }
-        return v;
     }
 }
