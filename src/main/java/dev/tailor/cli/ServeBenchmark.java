@@ -65,10 +65,20 @@ final class ServeBenchmark implements Callable<Integer> {
     int maxTokens;
 
     /**
-     * One request's timings: when it was sent, when its first and last token came (seconds after
-     * sending), how many tokens it had, and when each token arrived (System.nanoTime).
+     * One request: when it was sent, how many tokens the server counted, and when each token arrived
+     * (System.nanoTime).
      */
-    private record Timing(long sentNanos, double firstTokenSeconds, double lastTokenSeconds, int tokens, long[] arrivals) {}
+    private record Timing(long sentNanos, int tokens, long[] arrivals) {
+        /** Seconds from sending to the first token; NaN without tokens. */
+        double firstTokenSeconds() {
+            return arrivals.length == 0 ? Double.NaN : (arrivals[0] - sentNanos) / 1e9;
+        }
+
+        /** Seconds from sending to the last token; 0 without tokens. */
+        double lastTokenSeconds() {
+            return arrivals.length == 0 ? 0 : (arrivals[arrivals.length - 1] - sentNanos) / 1e9;
+        }
+    }
 
     /**
      * Output tokens/s over the whole run and while all c clients were sending (from the last client's
@@ -226,9 +236,9 @@ final class ServeBenchmark implements Callable<Integer> {
             long inWindow = all.stream().flatMapToLong(t -> Arrays.stream(t.arrivals())).filter(a -> a >= from && a <= to).count();
             steady = inWindow / ((to - from) / 1e9);
         }
-        double[] ttft = all.stream().mapToDouble(t -> t.firstTokenSeconds * 1000).sorted().toArray();
-        double[] itl = all.stream().filter(t -> t.tokens > 1)
-                .mapToDouble(t -> (t.lastTokenSeconds - t.firstTokenSeconds) * 1000 / (t.tokens - 1)).sorted().toArray();
+        double[] ttft = all.stream().mapToDouble(t -> t.firstTokenSeconds() * 1000).sorted().toArray();
+        double[] itl = all.stream().filter(t -> t.tokens() > 1)
+                .mapToDouble(t -> (t.lastTokenSeconds() - t.firstTokenSeconds()) * 1000 / (t.tokens() - 1)).sorted().toArray();
         return new Load(tokensPerSecond, steady, percentile(ttft, 0.5), percentile(ttft, 0.95), percentile(itl, 0.5));
     }
 
@@ -248,8 +258,6 @@ final class ServeBenchmark implements Callable<Integer> {
         if (response.statusCode() != 200) {
             throw new IllegalStateException("HTTP " + response.statusCode() + ": " + String.join("\n", response.body().toList()));
         }
-        double first = Double.NaN;
-        double last = 0;
         int tokens = 0;
         List<Long> arrivals = new ArrayList<>();
         for (String line : (Iterable<String>) response.body()::iterator) {
@@ -258,20 +266,15 @@ final class ServeBenchmark implements Callable<Integer> {
             }
             JsonNode chunk = Json.MAPPER.readTree(line.substring(6));
             long arrived = System.nanoTime();
-            double now = (arrived - sent) / 1e9;
             int chunkTokens = chunk.path("choices").path(0).path("logprobs").path("content").size(); // 0: the role chunk
-            if (chunkTokens > 0) {
-                first = Double.isNaN(first) ? now : first;
-                last = now;
-                for (int i = 0; i < chunkTokens; i++) {
-                    arrivals.add(arrived);
-                }
+            for (int i = 0; i < chunkTokens; i++) {
+                arrivals.add(arrived);
             }
             if (chunk.hasNonNull("usage")) {
                 tokens = chunk.get("usage").get("completion_tokens").asInt();
             }
         }
-        return new Timing(sent, first, last, tokens, arrivals.stream().mapToLong(Long::longValue).toArray());
+        return new Timing(sent, tokens, arrivals.stream().mapToLong(Long::longValue).toArray());
     }
 
     private static double percentile(double[] sorted, double p) {
