@@ -138,7 +138,12 @@ public final class Model implements AutoCloseable {
 
     /** Next-token logits for hidden states [..., hidden], in fp32. */
     public Tensor logits(Tensor hidden) {
-        return Tensors.linear(hidden, lmHead, null).to(torch.ScalarType.Float);
+        return headLogits(hidden).to(torch.ScalarType.Float);
+    }
+
+    /** Next-token logits as the lm_head computes them, in the weights' dtype (bf16 for a bf16 model). */
+    public Tensor headLogits(Tensor hidden) {
+        return Tensors.linear(hidden, lmHead, null);
     }
 
     /**

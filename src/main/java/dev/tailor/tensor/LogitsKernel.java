@@ -28,4 +28,19 @@ final class LogitsKernel {
     @NoException
     @Name("logits_rows_f32")
     static native void rows(long logits, long stride, long n, long begin, long end, long argmax, long logNormalizer);
+
+    /**
+     * Cross-entropy of bf16 rows against int64 targets (native arrays by address): fp64 loss, int32 argmax,
+     * and with {@code gradScale} != 0 the rows overwritten by the gradient of gradScale * loss.
+     */
+    @NoException
+    @Name("cross_entropy_bf16")
+    static native void crossEntropyBf16(long logits, long stride, long n, long targets, long loss, long argmax, float gradScale,
+                                        long begin, long end);
+
+    /** {@link #crossEntropyBf16} on fp32 rows. */
+    @NoException
+    @Name("cross_entropy_f32")
+    static native void crossEntropyF32(long logits, long stride, long n, long targets, long loss, long argmax, float gradScale,
+                                       long begin, long end);
 }

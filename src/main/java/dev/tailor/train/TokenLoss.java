@@ -3,15 +3,14 @@ package dev.tailor.train;
 import dev.tailor.data.Batch;
 import dev.tailor.model.AttentionMasks;
 import dev.tailor.model.Model;
+import dev.tailor.tensor.LogitRows;
 import dev.tailor.tensor.Tensors;
 import java.util.Arrays;
 import java.util.stream.IntStream;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
-import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorArrayRefOptional;
-import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
 
 /**
@@ -19,7 +18,9 @@ import org.bytedeco.pytorch.global.torch;
  * token count of the whole accumulated step: transformers #34191). Position i predicts label i+1
  * of the same example. Logits exist only at positions that carry a loss, and only
  * {@link Model#LOGIT_CHUNK} rows at a time: with a 152k vocabulary, fp32 logits, their log-softmax
- * and gradient for every trained position of a batch took gigabytes. Backward runs per chunk into
+ * and gradient for every trained position of a batch took gigabytes. The loss and its gradient
+ * come from {@link LogitRows#crossEntropy} on the logits in the model's dtype, as transformers
+ * computes them (fp32 math on the lm_head's output). Backward runs per chunk into
  * the final hidden states, then once through the model.
  */
 final class TokenLoss {
@@ -53,7 +54,7 @@ final class TokenLoss {
         int maxPosition = (int) Arrays.stream(batch.positions()).max().orElse(0);
         Tensor hidden = model.hiddenStates(ids, positions, AttentionMasks.packed(segments), null, maxPosition);
         Tensor selected = onDevice(model, rows, rows.length);
-        Tensor wanted = onDevice(model, pick(targets, rows), rows.length);
+        long[] wanted = pick(targets, rows);
         Tensor trained = hidden.reshape(-1, hidden.size(2)).index_select(0, selected);
         boolean learn = divisor > 0 && trained.requires_grad();
         Tensor leaf = learn ? trained.detach().requires_grad_(true) : trained;
@@ -62,14 +63,15 @@ final class TokenLoss {
         for (int start = 0; start < rows.length; start += Model.LOGIT_CHUNK) {
             int n = Math.min(Model.LOGIT_CHUNK, rows.length - start);
             try (PointerScope chunk = new PointerScope()) {
-                Tensor logits = model.logits(leaf.narrow(0, start, n));
-                Tensor want = wanted.narrow(0, start, n);
-                Tensor loss = torch.cross_entropy_loss(logits, want, new TensorOptional(), 2 /* sum */, IGNORE, 0.0);
+                Tensor logits = model.headLogits(leaf.narrow(0, start, n));
+                long[] want = Arrays.copyOfRange(wanted, start, start + n);
+                // with learn, the gradient of loss / divisor overwrites the logits, whose backward does not read them
+                LogitRows.CrossEntropy loss = LogitRows.crossEntropy(logits.detach(), want, learn ? 1 / divisor : 0);
                 if (learn) {
-                    loss.div(Tensors.scalar(divisor)).backward();
+                    logits.backward(logits.detach(), new BoolOptional(), false, new TensorArrayRefOptional());
                 }
-                sum += loss.item_double();
-                correct += logits.detach().argmax(new LongOptional(-1), false).eq(want).sum().item_long();
+                sum += loss.sum();
+                correct += loss.correct(want);
             }
         }
         if (learn) {
