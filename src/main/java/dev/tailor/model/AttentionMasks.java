@@ -31,21 +31,6 @@ public final class AttentionMasks {
     }
 
     /**
-     * Causal block-diagonal mask for packed training rows: {@code segments} [B, T] numbers the
-     * examples of each row (1, 2, ...; 0 = padding) and a token attends only to earlier tokens of
-     * its own example, so packed examples never see each other. Padding (segment 0) attends to padding,
-     * which keeps every row of the softmax non-empty; its outputs carry no loss.
-     */
-    public static Tensor packed(Tensor segments) {
-        long b = segments.size(0);
-        long t = segments.size(1);
-        Tensor same = segments.view(b, 1, t, 1).eq(segments.view(b, 1, 1, t));
-        Tensor idx = Tensors.arange(t, Device.of(segments));
-        Tensor causal = idx.view(t, 1).ge(idx.view(1, t)).view(1, 1, t, t);
-        return same.logical_and(causal);
-    }
-
-    /**
      * Causal mask for T new queries at cache slots [past, past+T) over keys [0, past+T), hiding
      * padding keys ({@code keyValid} [B, past+T], false = pad). Each query may always see its own
      * slot, so a padding query never has an empty row (SDPA would return NaN for it).

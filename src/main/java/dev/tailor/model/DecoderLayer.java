@@ -2,10 +2,15 @@ package dev.tailor.model;
 
 import dev.tailor.tensor.DecodeAttention;
 import dev.tailor.tensor.FusedElementwise;
+import dev.tailor.tensor.SegmentAttention;
 import dev.tailor.tensor.Tensors;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 /**
@@ -101,12 +106,67 @@ final class DecoderLayer implements AutoCloseable {
         return mlp(x.add(o.forward(Tensors.cat(0, parts), adapters)), adapters);
     }
 
+    /**
+     * Training's pass through this layer (see {@link TrainingPass}), cut before and after attention:
+     * {@code input} is a leaf of the caller's making, attention runs on {@link SegmentAttention}, and
+     * its output enters the rest of the layer as a leaf of its own.
+     */
+    Cut forward(Tensor input, Tensor[] rope, SegmentAttention.Segments segments) {
+        long b = input.size(0);
+        long t = input.size(1);
+        Tensor[] projected = qkv.forward(inputNorm.forward(input), null);
+        Tensor[] heads = heads(projected[0], projected[1], projected[2], b, t, rope[0], rope[1]);
+        SegmentAttention.Forward attention = SegmentAttention.forward(heads[0], heads[1], heads[2], segments, 1.0 / Math.sqrt(config.headDim()));
+        boolean learn = Arrays.stream(heads).anyMatch(Tensor::requires_grad);
+        Tensor attended = attention.out().requires_grad_(learn);
+        return new Cut(input, heads, attention, attended, mlp(input.add(o.forward(attended, null)), null));
+    }
+
+    /**
+     * One layer of {@link TrainingPass}: its input (a leaf), q/k/v as attention read them, attention's
+     * forward, attention's output as a leaf, and the layer's output computed from the two leaves.
+     */
+    record Cut(Tensor input, Tensor[] heads, SegmentAttention.Forward attention, Tensor attended, Tensor output) {
+        /**
+         * Once the layers above have sent their gradients to {@code attended} and {@code input}: attention's
+         * backward, then autograd from q/k/v into {@code input} (and the q/k/v adapters).
+         */
+        void backwardThroughAttention() {
+            Tensor gradient = attended.grad();
+            if (!gradient.defined()) {
+                return;
+            }
+            Tensor[] grads = attention.backward(gradient);
+            List<Tensor> roots = new ArrayList<>();
+            List<Tensor> rootGrads = new ArrayList<>();
+            for (int i = 0; i < heads.length; i++) {
+                if (heads[i].requires_grad()) {
+                    roots.add(heads[i]);
+                    rootGrads.add(grads[i]);
+                }
+            }
+            torch.backward(new TensorVector(roots.toArray(new Tensor[0])), new TensorVector(rootGrads.toArray(new Tensor[0])),
+                    new BoolOptional(), false, new TensorVector());
+        }
+    }
+
+    /** q and k [b, heads, t, head_dim] with the rotary embedding applied, v [b, kv_heads, t, head_dim], from projections [b * t rows, width]. */
+    private Tensor[] heads(Tensor q, Tensor k, Tensor v, long b, long t, Tensor cos, Tensor sin) {
+        int d = config.headDim();
+        return new Tensor[] {
+            RotaryEmbedding.apply(q.view(b, t, config.numHeads(), d).transpose(1, 2), cos, sin),
+            RotaryEmbedding.apply(k.view(b, t, config.numKvHeads(), d).transpose(1, 2), cos, sin),
+            v.view(b, t, config.numKvHeads(), d).transpose(1, 2)
+        };
+    }
+
     /** Attention of b sequences of t tokens, from their q, k, v projections [b * t rows, width]: [b, t, heads * head_dim]. */
     private Tensor attend(Tensor q, Tensor k, Tensor v, long b, long t, Tensor cos, Tensor sin, Tensor allowed, LayerCache cache) {
         int d = config.headDim();
-        Tensor qs = RotaryEmbedding.apply(q.view(b, t, config.numHeads(), d).transpose(1, 2), cos, sin);
-        Tensor ks = RotaryEmbedding.apply(k.view(b, t, config.numKvHeads(), d).transpose(1, 2), cos, sin);
-        Tensor vs = v.view(b, t, config.numKvHeads(), d).transpose(1, 2);
+        Tensor[] heads = heads(q, k, v, b, t, cos, sin);
+        Tensor qs = heads[0];
+        Tensor ks = heads[1];
+        Tensor vs = heads[2];
         LayerCache.Attended ranges = null;
         if (cache != null) {
             Tensor[] kv = cache.append(index, ks, vs);

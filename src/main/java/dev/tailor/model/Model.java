@@ -6,6 +6,7 @@ import dev.tailor.tensor.DType;
 import dev.tailor.tensor.Device;
 import dev.tailor.tensor.Engine;
 import dev.tailor.tensor.SafetensorsCheckpoint;
+import dev.tailor.tensor.SegmentAttention;
 import dev.tailor.tensor.Tensors;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -121,9 +122,22 @@ public final class Model implements AutoCloseable {
         }
     }
 
+    /**
+     * Training's pass over token ids [B, T] at positions [B, T] (restarting with each packed example),
+     * each query attending to the earlier tokens of its own example only: see {@link TrainingPass}.
+     */
+    public TrainingPass trainingPass(Tensor ids, Tensor positions, SegmentAttention.Segments segments, int maxPosition) {
+        return TrainingPass.run(this, ids, positions, segments, maxPosition);
+    }
+
+    /** cos and sin of the rotary embedding at positions [B, T] (all at most maxPosition), in x's dtype. */
+    Tensor[] ropeTables(Tensor positions, int maxPosition, Tensor x) {
+        return rope.tables(positions, maxPosition + 1, x.scalar_type());
+    }
+
     private Tensor forward(Tensor ids, Tensor positions, Tensor allowed, LayerCache cache, int maxPosition, RowAdapters adapters) {
         Tensor x = torch.embedding(embedding, ids);
-        Tensor[] cosSin = rope.tables(positions, maxPosition + 1, x.scalar_type());
+        Tensor[] cosSin = ropeTables(positions, maxPosition, x);
         for (DecoderLayer layer : layers) {
             x = layer.forward(x, cosSin, allowed, cache, adapters);
         }

@@ -1,9 +1,10 @@
 package dev.tailor.train;
 
 import dev.tailor.data.Batch;
-import dev.tailor.model.AttentionMasks;
 import dev.tailor.model.Model;
+import dev.tailor.model.TrainingPass;
 import dev.tailor.tensor.LogitRows;
+import dev.tailor.tensor.SegmentAttention;
 import dev.tailor.tensor.Tensors;
 import java.util.Arrays;
 import java.util.stream.IntStream;
@@ -49,10 +50,10 @@ final class TokenLoss {
         }
         Tensor ids = onDevice(model, batch.ids(), batch.rows(), batch.length());
         Tensor positions = onDevice(model, batch.positions(), batch.rows(), batch.length());
-        long[] segmentIds = Arrays.stream(batch.segments()).asLongStream().toArray();
-        Tensor segments = onDevice(model, segmentIds, batch.rows(), batch.length());
         int maxPosition = (int) Arrays.stream(batch.positions()).max().orElse(0);
-        Tensor hidden = model.hiddenStates(ids, positions, AttentionMasks.packed(segments), null, maxPosition);
+        TrainingPass pass = model.trainingPass(ids, positions, SegmentAttention.Segments.of(batch.segments(), batch.rows(), batch.length()),
+                maxPosition);
+        Tensor hidden = pass.hidden();
         Tensor selected = onDevice(model, rows, rows.length);
         long[] wanted = pick(targets, rows);
         Tensor trained = hidden.reshape(-1, hidden.size(2)).index_select(0, selected);
@@ -75,7 +76,7 @@ final class TokenLoss {
             }
         }
         if (learn) {
-            trained.backward(leaf.grad(), new BoolOptional(), false, new TensorArrayRefOptional());
+            pass.backward(trained, leaf.grad());
         }
         return new Result(sum, rows.length, correct);
     }

@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.tailor.data.Batch;
 import dev.tailor.model.Adapter;
 import dev.tailor.model.AdapterConfig;
+import dev.tailor.model.FullWeights;
 import dev.tailor.model.Model;
+import dev.tailor.tensor.DType;
 import dev.tailor.tensor.Device;
 import dev.tailor.tensor.Tensors;
 import java.nio.file.Path;
@@ -22,7 +24,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The training loss: packing is exact, LoRA gradients match finite differences. */
+/** The training loss: packing is exact, LoRA and full fine-tuning gradients match finite differences. */
 class TokenLossTest {
     private static final int I = -100;
 
@@ -149,6 +151,45 @@ class TokenLossTest {
         }
     }
 
+    /**
+     * Full fine-tuning: every weight, the embedding included (tied to the lm_head, so its gradient comes
+     * both from the logits and from below the first layer), gets the gradient of finite differences.
+     */
+    @Test
+    void fullFineTuningGradientsMatchFiniteDifferences() {
+        try (Model full = Model.load(TrainingFixtures.tinyModel(tmp.resolve("tiny")), Device.CPU, DType.F32);
+             FullWeights weights = FullWeights.of(full)) {
+            Batch batch = packed();
+            try (PointerScope s = new PointerScope()) {
+                TokenLoss.backward(full, batch, 1);
+            }
+            Map<String, Tensor> params = weights.parameters();
+            int hidden = full.config.hiddenSize();
+            Map<String, int[]> entries = Map.of(
+                    "model.embed_tokens.weight", new int[] {17 * hidden + 3, 5 * hidden}, // tokens of the batch
+                    "model.layers.0.input_layernorm.weight", new int[] {0, hidden - 1},
+                    "model.layers.0.self_attn.q_proj_fused.weight", new int[] {1, 9 * hidden + 2},
+                    "model.layers.1.self_attn.o_proj.weight", new int[] {4});
+            for (Map.Entry<String, int[]> e : entries.entrySet()) {
+                Tensor p = params.get(e.getKey());
+                float[] grad = Tensors.toFloats(p.grad());
+                FloatPointer data = p.data_ptr_float();
+                for (int index : e.getValue()) {
+                    float original = data.get(index);
+                    double eps = 1e-2;
+                    data.put(index, (float) (original + eps));
+                    double plus = loss(full, batch);
+                    data.put(index, (float) (original - eps));
+                    double minus = loss(full, batch);
+                    data.put(index, original);
+                    double numeric = (plus - minus) / (2 * eps);
+                    assertTrue(Math.abs(numeric) > 1e-3, e.getKey() + "[" + index + "]: a gradient too small to tell anything: " + numeric);
+                    assertEquals(numeric, grad[index], 2e-3 + 2e-2 * Math.abs(numeric), e.getKey() + "[" + index + "]");
+                }
+            }
+        }
+    }
+
     private static void checkAgainstFiniteDifferences(Adapter adapter, Batch batch, int n) {
         Tensor b = adapter.parameters().get("model.layers.1.self_attn.o_proj.lora_B");
         try (PointerScope s = new PointerScope()) {
@@ -171,6 +212,10 @@ class TokenLossTest {
     }
 
     private static double loss(Batch batch) {
+        return loss(model, batch);
+    }
+
+    private static double loss(Model model, Batch batch) {
         try (NoGradGuard g = new NoGradGuard(); PointerScope s = new PointerScope()) {
             return TokenLoss.evaluate(model, batch).sum();
         }
