@@ -37,6 +37,9 @@ import picocli.CommandLine.Option;
         description = {"LoRA training speed of a preset-shaped model as MFU against the bf16 GEMM throughput measured in the same run,",
                 "and packing against padding to max length on a mixed-length chat set (30-500 tokens per example, log-uniform)."})
 final class TrainBenchmark implements Callable<Integer> {
+    /** Steps before the measured ones: the first two pay for page faults of a growing heap, JIT and kernel selection (17 and 12 s, then 7.5-8). */
+    private static final int WARM_UP = 2;
+
     @Option(names = "--preset", defaultValue = "qwen2.5-0.5b")
     String preset;
 
@@ -46,7 +49,7 @@ final class TrainBenchmark implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "4")
     int batchSize;
 
-    @Option(names = "--steps", defaultValue = "4", description = "measured steps per configuration, after one warm-up step (default: ${DEFAULT-VALUE})")
+    @Option(names = "--steps", defaultValue = "4", description = "measured steps per configuration, after " + WARM_UP + " warm-up steps (default: ${DEFAULT-VALUE})")
     int steps;
 
     @Option(names = "--qlora", description = "also measure QLoRA (NF4 base)")
@@ -66,7 +69,7 @@ final class TrainBenchmark implements Callable<Integer> {
         try {
             Path model = dir.resolve("model");
             GeneratedModel.write(model, p, 0, DType.BF16);
-            Path data = writeChatSet(dir.resolve("chat.jsonl"), (steps + 1) * batchSize * 8);
+            Path data = writeChatSet(dir.resolve("chat.jsonl"), (steps + WARM_UP) * batchSize * 8);
             System.out.printf(Locale.ROOT, "model: %s bf16; LoRA r=16 on q,k,v,o; %d-token rows, %d rows per step; FLOPs counted: 2 per "
                     + "multiply-add, forward and input-gradient through the frozen weights (2+2 x params x tokens), lm_head at trained "
                     + "positions likewise, LoRA forward + both gradients (6 x r(in+out)), causal attention forward + backward "
@@ -104,12 +107,12 @@ final class TrainBenchmark implements Callable<Integer> {
         c.maxSeqLen = seqLen;
         c.packing = packing;
         c.padding = packing ? "longest" : "max_length";
-        c.maxSteps = steps + 1;
+        c.maxSteps = steps + WARM_UP;
         c.seed = 1;
         c.loggingSteps = 1000;
         c.saveStrategy = "no";
         List<Batch> batches = plannedBatches(c);
-        double[] flops = new double[steps + 1];
+        double[] flops = new double[steps + WARM_UP];
         ModelConfig mc = ModelConfig.load(model);
         for (int i = 0; i < flops.length; i++) {
             flops[i] = flops(mc, batches.get(i), 16);
@@ -119,7 +122,7 @@ final class TrainBenchmark implements Callable<Integer> {
         SftRecipe.Summary s = SftRecipe.run(c, null, new Trainer.Listener() {
             @Override
             public void onStep(int step, int total, double loss, double seconds, long realTokens, long trainedTokens) {
-                if (step > 1) { // the first step pays for page faults and kernel selection
+                if (step > WARM_UP) {
                     timings.add(new double[] {seconds, trainedTokens, flops[step - 1]});
                 }
             }

@@ -1,5 +1,7 @@
 package dev.tailor.model;
 
+import dev.tailor.tensor.Device;
+import dev.tailor.tensor.DropoutMask;
 import dev.tailor.tensor.Tensors;
 import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
@@ -100,7 +102,7 @@ public final class Linear implements AutoCloseable {
     private static Tensor delta(Tensor x, LoraWeights w, double dropout, Tensor y) {
         Tensor input = x.to(torch.ScalarType.Float);
         if (dropout > 0) {
-            input = torch.dropout(input, dropout, true);
+            input = input.mul(DropoutMask.sample(Tensors.shape(input), dropout, Device.of(input)));
         }
         Tensor delta = Tensors.linear(Tensors.linear(input, w.a(), null), w.b(), null);
         return delta.mul(Tensors.scalar(w.scaling())).to(y.scalar_type());

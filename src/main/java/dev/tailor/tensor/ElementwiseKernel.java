@@ -48,4 +48,9 @@ final class ElementwiseKernel {
     @Name("rotary_f32")
     static native void rotaryF32(long x, long xb, long xh, long xt, long cos, long sin, long cb, long ct, long heads,
             long positions, long d, long out, long begin, long end);
+
+    /** fp32 dropout mask entries [begin, end) at {@code out}: see {@link DropoutMask}. */
+    @NoException
+    @Name("dropout_mask_f32")
+    static native void dropoutMask(long out, long begin, long end, long threshold, float scale, long seedLow, long seedHigh);
 }
