@@ -22,7 +22,7 @@ import org.bytedeco.pytorch.global.torch;
  * and gradient for every trained position of a batch took gigabytes. The loss and its gradient
  * come from {@link LogitRows#crossEntropy} on the logits in the model's dtype, as transformers
  * computes them (fp32 math on the lm_head's output). Backward runs per chunk into
- * the final hidden states, then once through the model.
+ * the final hidden states, then through the model layer by layer ({@link TrainingPass#backward}).
  */
 final class TokenLoss {
     private static final int IGNORE = -100;
