@@ -100,14 +100,14 @@ public final class SegmentAttention {
      * are read as they are (their autograd history is not extended); {@link Forward#backward} gives their gradients.
      */
     public static Forward forward(Tensor q, Tensor k, Tensor v, Segments segments, double scale) {
+        if (q.dim() != 4 || q.size(0) != segments.rows() || q.size(2) != segments.length()) {
+            throw new IllegalArgumentException("q " + Arrays.toString(Tensors.shape(q)) + " for " + segments.rows() + " x "
+                    + segments.length() + " segments");
+        }
         long rows = q.size(0);
         long heads = q.size(1);
         long length = q.size(2);
         long d = q.size(3);
-        if (q.dim() != 4 || rows != segments.rows() || length != segments.length()) {
-            throw new IllegalArgumentException("q " + Arrays.toString(Tensors.shape(q)) + " for " + segments.rows() + " x "
-                    + segments.length() + " segments");
-        }
         if (!supports(q, k, v)) {
             return Forward.libtorch(q, k, v, segments, scale);
         }
