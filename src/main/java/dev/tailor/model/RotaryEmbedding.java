@@ -64,9 +64,11 @@ final class RotaryEmbedding implements AutoCloseable {
         if (FusedElementwise.supportsRotary(x, cos, sin)) { // inference: one native pass for these 6 ops
             return FusedElementwise.rotary(x, cos, sin);
         }
+        // rotate_half(x) sin = roll(x) (sign sin) with sign = -1 on the first half: the same products, and a
+        // roll's backward is one copy where the two narrows of x each sent back a zero-filled tensor
         long half = x.size(3) / 2;
-        Tensor rotated = Tensors.cat(3, x.narrow(3, half, half).neg(), x.narrow(3, 0, half));
-        return x.mul(cos).add(rotated.mul(sin));
+        Tensor signedSin = Tensors.cat(3, sin.narrow(3, 0, half).neg(), sin.narrow(3, half, half));
+        return x.mul(cos).add(x.roll(new long[] {half}, 3).mul(signedSin));
     }
 
     @Override
