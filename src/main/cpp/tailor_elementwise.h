@@ -1,5 +1,5 @@
-// The element-wise steps of a decoder layer at inference, each in one pass where libtorch took
-// several ops and temporaries: RMSNorm (8 ops), the MLP's silu(gate) * up (2) and the rotary
+// The element-wise steps of a decoder layer, each in one pass where libtorch took several ops and
+// temporaries: RMSNorm (8 ops) and the MLP's silu(gate) * up (2), both with backward passes for training, and the rotary
 // position embedding of q and k (6 each). In prefill these
 // small ops and their thread hand-offs took about a sixth of a 100-token pass. Results round as
 // the libtorch ops round between them (bf16 after each op of a bf16 model), with fp32 math inside;
@@ -17,7 +17,7 @@ namespace tailor {
 // transformers' LlamaRMSNorm: out = w * (x * rsqrt(mean(x^2) + eps)), the normalised x in x's dtype
 template <typename T>
 static inline __attribute__((always_inline)) void rms_norm_rows(const T* x, const T* w, int64_t n, float eps, T* out,
-        int64_t begin, int64_t end) {
+        float* rstd, int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; r++) {
         const T* xr = x + r * n;
         T* o = out + r * n;
@@ -38,8 +38,43 @@ static inline __attribute__((always_inline)) void rms_norm_rows(const T* x, cons
             sum += v * v;
         }
         float scale = 1.0f / sqrtf(sum / (float) n + eps);
+        if (rstd) {
+            rstd[r] = scale;
+        }
         for (i = 0; i < n; i++) {
             store_f32(o, i, load_f32(w, i) * held_as(xr, load_f32(xr, i) * scale));
+        }
+    }
+}
+
+// RMSNorm's backward for training, from each row's rstd = 1 / rms kept by the forward pass: with
+// g = dy * w held in the dtype (autograd's product), dx = rstd g - rstd^3 x sum(g x) / n, as the
+// fp32 ops between x's conversion and the normalised x's give it, rounded once to the dtype.
+template <typename T>
+static inline __attribute__((always_inline)) void rms_norm_backward_rows(const T* dy, const T* x, const T* w, const float* rstd,
+        int64_t n, T* dx, int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; r++) {
+        const T* dyr = dy + r * n;
+        const T* xr = x + r * n;
+        T* o = dx + r * n;
+        float lanes[16] = {0};
+        int64_t i = 0;
+        for (; i + 16 <= n; i += 16) {
+            for (int l = 0; l < 16; l++) {
+                lanes[l] += held_as(xr, load_f32(dyr, i + l) * load_f32(w, i + l)) * load_f32(xr, i + l);
+            }
+        }
+        float dot = 0.0f;
+        for (int l = 0; l < 16; l++) {
+            dot += lanes[l];
+        }
+        for (; i < n; i++) {
+            dot += held_as(xr, load_f32(dyr, i) * load_f32(w, i)) * load_f32(xr, i);
+        }
+        float s = rstd[r];
+        float c = s * s * s * dot / (float) n;
+        for (i = 0; i < n; i++) {
+            store_f32(o, i, s * held_as(xr, load_f32(dyr, i) * load_f32(w, i)) - c * load_f32(xr, i));
         }
     }
 }
@@ -66,6 +101,40 @@ static inline __attribute__((always_inline)) void silu_mul_rows(const T* g, int6
             }
             for (int64_t i = 0; i < m; i++) {
                 store_f32(o, start + i, held_as(gr, block[i]) * load_f32(ur, start + i));
+            }
+        }
+    }
+}
+
+// silu(g) * u's backward for training: with s = sigmoid(g) and a = g s held in the dtype, as
+// autograd's ops give it: du = dout a, dg = (dout u) s (1 + g (1 - s)), each product held in the
+// dtype. dg and du go to one [rows, 2n] buffer (dg in columns [0, n), du in [n, 2n)): the gradient
+// of the fused gate/up product's output. Blocks through fp32 buffers, as in the forward pass.
+template <typename T>
+static inline __attribute__((always_inline)) void silu_mul_backward_rows(const T* g, int64_t gRow, const T* u, int64_t uRow,
+        const T* dout, int64_t n, T* dgu, int64_t begin, int64_t end) {
+    const int64_t B = 256;
+    float sig[B];
+    for (int64_t r = begin; r < end; r++) {
+        const T* gr = g + r * gRow;
+        const T* ur = u + r * uRow;
+        const T* dr = dout + r * n;
+        T* dg = dgu + r * 2 * n;
+        T* du = dg + n;
+        for (int64_t start = 0; start < n; start += B) {
+            int64_t m = n - start < B ? n - start : B;
+            for (int64_t i = 0; i < m; i++) {
+                sig[i] = -load_f32(gr, start + i);
+            }
+            for (int64_t i = 0; i < m; i++) {
+                sig[i] = 1.0f / (1.0f + exp_any(sig[i]));
+            }
+            for (int64_t i = 0; i < m; i++) {
+                float v = load_f32(gr, start + i);
+                float s = sig[i];
+                float d = load_f32(dr, start + i);
+                store_f32(du, start + i, d * held_as(gr, v * s));
+                store_f32(dg, start + i, held_as(gr, d * load_f32(ur, start + i)) * (s * (1.0f + v * (1.0f - s))));
             }
         }
     }
@@ -102,17 +171,31 @@ static inline __attribute__((always_inline)) void rotary_rows(const T* x, int64_
     }
 }
 
-/** Rows [begin, end) of x [rows, n] (contiguous) normalised with weight w [n] into out [rows, n]. */
+/** Rows [begin, end) of x [rows, n] (contiguous) normalised with weight w [n] into out [rows, n]; each row's
+    1/rms into rstd [rows] (fp32) unless it is 0. */
 TAILOR_CLONES
-inline void rms_norm_bf16(int64_t x, int64_t w, int64_t n, float eps, int64_t out, int64_t begin, int64_t end) {
+inline void rms_norm_bf16(int64_t x, int64_t w, int64_t n, float eps, int64_t out, int64_t rstd, int64_t begin, int64_t end) {
     rms_norm_rows(reinterpret_cast<const uint16_t*>(x), reinterpret_cast<const uint16_t*>(w), n, eps,
-            reinterpret_cast<uint16_t*>(out), begin, end);
+            reinterpret_cast<uint16_t*>(out), reinterpret_cast<float*>(rstd), begin, end);
 }
 
 TAILOR_CLONES
-inline void rms_norm_f32(int64_t x, int64_t w, int64_t n, float eps, int64_t out, int64_t begin, int64_t end) {
+inline void rms_norm_f32(int64_t x, int64_t w, int64_t n, float eps, int64_t out, int64_t rstd, int64_t begin, int64_t end) {
     rms_norm_rows(reinterpret_cast<const float*>(x), reinterpret_cast<const float*>(w), n, eps,
-            reinterpret_cast<float*>(out), begin, end);
+            reinterpret_cast<float*>(out), reinterpret_cast<float*>(rstd), begin, end);
+}
+
+/** Rows [begin, end) of dx [rows, n] from dy and x [rows, n], w [n] and the forward pass's rstd [rows] (all contiguous). */
+TAILOR_CLONES
+inline void rms_norm_backward_bf16(int64_t dy, int64_t x, int64_t w, int64_t rstd, int64_t n, int64_t dx, int64_t begin, int64_t end) {
+    rms_norm_backward_rows(reinterpret_cast<const uint16_t*>(dy), reinterpret_cast<const uint16_t*>(x),
+            reinterpret_cast<const uint16_t*>(w), reinterpret_cast<const float*>(rstd), n, reinterpret_cast<uint16_t*>(dx), begin, end);
+}
+
+TAILOR_CLONES
+inline void rms_norm_backward_f32(int64_t dy, int64_t x, int64_t w, int64_t rstd, int64_t n, int64_t dx, int64_t begin, int64_t end) {
+    rms_norm_backward_rows(reinterpret_cast<const float*>(dy), reinterpret_cast<const float*>(x),
+            reinterpret_cast<const float*>(w), reinterpret_cast<const float*>(rstd), n, reinterpret_cast<float*>(dx), begin, end);
 }
 
 /** Rows [begin, end) of gate and up (row r at r * gRow and r * uRow elements, n contiguous each) into out [rows, n]. */
@@ -126,6 +209,21 @@ TAILOR_CLONES
 inline void silu_mul_f32(int64_t g, int64_t gRow, int64_t u, int64_t uRow, int64_t n, int64_t out, int64_t begin, int64_t end) {
     silu_mul_rows(reinterpret_cast<const float*>(g), gRow, reinterpret_cast<const float*>(u), uRow, n,
             reinterpret_cast<float*>(out), begin, end);
+}
+
+/** Rows [begin, end) of dgu [rows, 2n] from gate and up (as above) and dout [rows, n] (contiguous). */
+TAILOR_CLONES
+inline void silu_mul_backward_bf16(int64_t g, int64_t gRow, int64_t u, int64_t uRow, int64_t dout, int64_t n, int64_t dgu,
+        int64_t begin, int64_t end) {
+    silu_mul_backward_rows(reinterpret_cast<const uint16_t*>(g), gRow, reinterpret_cast<const uint16_t*>(u), uRow,
+            reinterpret_cast<const uint16_t*>(dout), n, reinterpret_cast<uint16_t*>(dgu), begin, end);
+}
+
+TAILOR_CLONES
+inline void silu_mul_backward_f32(int64_t g, int64_t gRow, int64_t u, int64_t uRow, int64_t dout, int64_t n, int64_t dgu,
+        int64_t begin, int64_t end) {
+    silu_mul_backward_rows(reinterpret_cast<const float*>(g), gRow, reinterpret_cast<const float*>(u), uRow,
+            reinterpret_cast<const float*>(dout), n, reinterpret_cast<float*>(dgu), begin, end);
 }
 
 /** Rows [begin, end) of (batch, position) pairs: see rotary_rows; strides in elements. */

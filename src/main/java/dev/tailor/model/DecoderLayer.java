@@ -4,12 +4,16 @@ import dev.tailor.tensor.DecodeAttention;
 import dev.tailor.tensor.FusedElementwise;
 import dev.tailor.tensor.SegmentAttention;
 import dev.tailor.tensor.Tensors;
+import dev.tailor.tensor.TrainingRmsNorm;
+import dev.tailor.tensor.TrainingSiluMul;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
@@ -107,46 +111,91 @@ final class DecoderLayer implements AutoCloseable {
     }
 
     /**
-     * Training's pass through this layer (see {@link TrainingPass}), cut before and after attention:
-     * {@code input} is a leaf of the caller's making, attention runs on {@link SegmentAttention}, and
-     * its output enters the rest of the layer as a leaf of its own.
+     * Training's pass through this layer (see {@link TrainingPass}), its autograd graph cut at the steps
+     * that run outside autograd with backward passes of their own: the norms ({@link TrainingRmsNorm}),
+     * attention ({@link SegmentAttention}) and the MLP's activation ({@link TrainingSiluMul}). Their
+     * outputs enter the rest of the layer as leaves; {@code input} is a leaf of the caller's making.
      */
     Cut forward(Tensor input, Tensor[] rope, SegmentAttention.Segments segments) {
-        long b = input.size(0);
-        long t = input.size(1);
-        Tensor[] projected = qkv.forward(inputNorm.forward(input), null);
-        Tensor[] heads = heads(projected[0], projected[1], projected[2], b, t, rope[0], rope[1]);
+        Norm first = Norm.of(inputNorm, input);
+        Tensor[] projected = qkv.forward(first.out(), null);
+        Tensor[] heads = heads(projected[0], projected[1], projected[2], input.size(0), input.size(1), rope[0], rope[1]);
         SegmentAttention.Forward attention = SegmentAttention.forward(heads[0], heads[1], heads[2], segments, 1.0 / Math.sqrt(config.headDim()));
-        boolean learn = Arrays.stream(heads).anyMatch(Tensor::requires_grad);
-        Tensor attended = attention.out().requires_grad_(learn);
-        return new Cut(input, heads, attention, attended, mlp(input.add(o.forward(attended, null)), null));
+        Hop attend = Hop.of(heads, attention.out(), attention::backward);
+        Tensor residual = input.add(o.forward(attend.leaf(), null));
+        Tensor mid = residual.detach().requires_grad_(residual.requires_grad());
+        Norm second = Norm.of(postAttentionNorm, mid);
+        Tensor gateAndUp = gateUp.forwardJoined(second.out());
+        TrainingSiluMul.Forward silu = TrainingSiluMul.forward(gateAndUp);
+        Hop activate = Hop.of(new Tensor[] {gateAndUp}, silu.out(), gradient -> new Tensor[] {silu.backward(gradient)});
+        return new Cut(input, first, attend, residual, mid, second, activate, mid.add(down.forward(activate.leaf(), null)));
     }
 
-    /**
-     * One layer of {@link TrainingPass}: its input (a leaf), q/k/v as attention read them, attention's
-     * forward, attention's output as a leaf, and the layer's output computed from the two leaves.
-     */
-    record Cut(Tensor input, Tensor[] heads, SegmentAttention.Forward attention, Tensor attended, Tensor output) {
-        /**
-         * Once the layers above have sent their gradients to {@code attended} and {@code input}: attention's
-         * backward, then autograd from q/k/v into {@code input} (and the q/k/v adapters).
-         */
-        void backwardThroughAttention() {
-            Tensor gradient = attended.grad();
+    /** A norm of training's pass: its forward, and its output as a leaf. */
+    private record Norm(TrainingRmsNorm.Forward pass, Tensor out) {
+        static Norm of(RmsNorm norm, Tensor x) {
+            TrainingRmsNorm.Forward pass = norm.forTraining(x);
+            return new Norm(pass, pass.out().requires_grad_(x.requires_grad() || norm.weight().requires_grad()));
+        }
+
+        /** Once the output holds its gradient: the norm's backward, its gradient of x accumulated into x (a leaf). */
+        void backward(Tensor x) {
+            Tensor gradient = out.grad();
+            if (gradient.defined()) {
+                Tensor dx = pass.backward(gradient);
+                if (x.requires_grad()) {
+                    x.backward(dx, new BoolOptional(), false, new TensorArrayRefOptional());
+                }
+            }
+        }
+    }
+
+    /** A step outside autograd from graph tensors ({@code roots}) to a leaf, with the step's backward. */
+    private record Hop(Tensor[] roots, Tensor leaf, Function<Tensor, Tensor[]> step) {
+        static Hop of(Tensor[] roots, Tensor out, Function<Tensor, Tensor[]> backward) {
+            return new Hop(roots, out.requires_grad_(Arrays.stream(roots).anyMatch(Tensor::requires_grad)), backward);
+        }
+
+        /** Once the leaf holds its gradient: the step's backward, then autograd from the roots. */
+        void backward() {
+            Tensor gradient = leaf.grad();
             if (!gradient.defined()) {
                 return;
             }
-            Tensor[] grads = attention.backward(gradient);
-            List<Tensor> roots = new ArrayList<>();
-            List<Tensor> rootGrads = new ArrayList<>();
-            for (int i = 0; i < heads.length; i++) {
-                if (heads[i].requires_grad()) {
-                    roots.add(heads[i]);
-                    rootGrads.add(grads[i]);
+            Tensor[] grads = step.apply(gradient);
+            List<Tensor> from = new ArrayList<>();
+            List<Tensor> fromGrads = new ArrayList<>();
+            for (int i = 0; i < roots.length; i++) {
+                if (roots[i].requires_grad()) {
+                    from.add(roots[i]);
+                    fromGrads.add(grads[i]);
                 }
             }
-            torch.backward(new TensorVector(roots.toArray(new Tensor[0])), new TensorVector(rootGrads.toArray(new Tensor[0])),
+            torch.backward(new TensorVector(from.toArray(new Tensor[0])), new TensorVector(fromGrads.toArray(new Tensor[0])),
                     new BoolOptional(), false, new TensorVector());
+        }
+    }
+
+    /**
+     * One layer of {@link TrainingPass}: its input (a leaf), the input norm, attention, the residual sum
+     * computed from the input and attention's output, its leaf copy (the second norm's input and the MLP's
+     * residual), the second norm, the MLP's activation, and the layer's output.
+     */
+    record Cut(Tensor input, Norm first, Hop attend, Tensor residual, Tensor mid, Norm second, Hop activate, Tensor output) {
+        /**
+         * Once the layers above have sent their gradient to {@link #output} and autograd has run from it:
+         * each piece's backward from the top down. Returns the gradient of {@link #input} (undefined where it has none).
+         */
+        Tensor backward() {
+            activate.backward();
+            second.backward(mid);
+            Tensor gradient = mid.grad();
+            if (residual.requires_grad() && gradient.defined()) {
+                residual.backward(gradient, new BoolOptional(), false, new TensorArrayRefOptional());
+            }
+            attend.backward();
+            first.backward(input);
+            return input.grad();
         }
     }
 
@@ -182,11 +231,16 @@ final class DecoderLayer implements AutoCloseable {
 
     /** The layer's second half, residual included: {@code x + down(silu(gate(rms2(x))) * up(rms2(x)))}. */
     private Tensor mlp(Tensor x, RowAdapters adapters) {
-        Tensor[] gateAndUp = gateUp.forward(postAttentionNorm.forward(x), adapters);
+        return x.add(feedForward(postAttentionNorm.forward(x), adapters));
+    }
+
+    /** {@code down(silu(gate(normed)) * up(normed))}. */
+    private Tensor feedForward(Tensor normed, RowAdapters adapters) {
+        Tensor[] gateAndUp = gateUp.forward(normed, adapters);
         Tensor gate = gateAndUp[0];
         Tensor up = gateAndUp[1];
         Tensor activated = FusedElementwise.supportsSiluMul(gate, up) ? FusedElementwise.siluMul(gate, up) : torch.silu(gate).mul(up);
-        return x.add(down.forward(activated, adapters));
+        return down.forward(activated, adapters);
     }
 
     @Override

@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
@@ -92,12 +93,24 @@ final class FusedLinear implements AutoCloseable {
         return out;
     }
 
+    /**
+     * The parts' outputs (adapters applied) side by side, [..., sum of the parts' widths]: the fused
+     * product's output itself where no part has an adapter, so that its gradient arrives in one piece.
+     */
+    Tensor forwardJoined(Tensor x) {
+        if (Arrays.stream(parts).noneMatch(Linear::hasAdapter)) {
+            return Tensors.linear(x, weight.tensor(), bias);
+        }
+        return Tensors.cat(-1, forward(x, null));
+    }
+
+    /** Views of y's column blocks, one per part; split_with_sizes (unlike narrow) sends their gradients back as one cat, not a zero-filled copy per part. */
     private Tensor[] split(Tensor y) {
+        long[] sizes = Arrays.stream(parts).mapToLong(Linear::outFeatures).toArray();
+        TensorVector views = y.split_with_sizes(sizes, -1);
         Tensor[] out = new Tensor[parts.length];
-        long offset = 0;
         for (int i = 0; i < parts.length; i++) {
-            out[i] = y.narrow(-1, offset, parts[i].outFeatures());
-            offset += parts[i].outFeatures();
+            out[i] = views.get(i);
         }
         return out;
     }

@@ -1,9 +1,8 @@
 package dev.tailor.model;
 
 import dev.tailor.tensor.FusedElementwise;
-import dev.tailor.tensor.Tensors;
+import dev.tailor.tensor.TrainingRmsNorm;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 
 /** LlamaRMSNorm: normalise in fp32, cast back to the input dtype, then multiply by the weight. */
 final class RmsNorm implements AutoCloseable {
@@ -19,10 +18,12 @@ final class RmsNorm implements AutoCloseable {
         if (FusedElementwise.supportsRmsNorm(x, weight)) { // inference: one native pass for these 8 ops
             return FusedElementwise.rmsNorm(x, weight, eps);
         }
-        Tensor xf = x.to(torch.ScalarType.Float);
-        Tensor variance = xf.mul(xf).mean(new long[] {-1}, true, new org.bytedeco.pytorch.ScalarTypeOptional());
-        Tensor normed = xf.mul(variance.add(Tensors.scalar(eps)).rsqrt());
-        return normed.to(x.scalar_type()).mul(weight);
+        return TrainingRmsNorm.libtorch(x, weight, eps);
+    }
+
+    /** Training's forward pass, cut from the autograd graph, with its own backward. */
+    TrainingRmsNorm.Forward forTraining(Tensor x) {
+        return TrainingRmsNorm.forward(x, weight, eps);
     }
 
     Tensor weight() {

@@ -9,9 +9,9 @@ import org.bytedeco.pytorch.global.torch;
 /**
  * Training's forward pass over a batch of (packed) rows, and its backward. Attention runs on
  * {@link SegmentAttention}, which computes only the pairs within each example and brings its own
- * backward, so the autograd graph is cut at each decoder layer's input and around its attention;
- * {@link #backward} walks the layers from the top: autograd within each piece, attention's backward
- * between them. Every trainable weight receives the gradient one autograd pass through the whole
+ * backward, and so do the norms ({@link dev.tailor.tensor.TrainingRmsNorm}), so the autograd graph is
+ * cut at each decoder layer's input, at its norms and around its attention; {@link #backward} walks the
+ * layers from the top: autograd within each piece, the hand-written backward passes between them. Every trainable weight receives the gradient one autograd pass through the whole
  * model would give it.
  */
 public final class TrainingPass {
@@ -49,9 +49,8 @@ public final class TrainingPass {
     public void backward(Tensor from, Tensor grad) {
         from.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
         for (int i = cuts.length - 1; i >= 0; i--) {
-            cuts[i].backwardThroughAttention();
+            Tensor gradient = cuts[i].backward();
             Tensor below = i > 0 ? cuts[i - 1].output() : embedded;
-            Tensor gradient = cuts[i].input().grad();
             if (below.requires_grad() && gradient.defined()) {
                 below.backward(gradient, new BoolOptional(), false, new TensorArrayRefOptional());
             }

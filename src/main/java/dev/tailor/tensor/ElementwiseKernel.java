@@ -20,14 +20,23 @@ final class ElementwiseKernel {
         Loader.load(ElementwiseKernel.class);
     }
 
-    /** bf16 x, w and out by address: see {@link FusedElementwise#rmsNorm}. */
+    /** bf16 x, w and out by address, fp32 rstd or 0: see {@link FusedElementwise#rmsNorm} and {@link TrainingRmsNorm}. */
     @NoException
     @Name("rms_norm_bf16")
-    static native void rmsNormBf16(long x, long w, long n, float eps, long out, long begin, long end);
+    static native void rmsNormBf16(long x, long w, long n, float eps, long out, long rstd, long begin, long end);
 
     @NoException
     @Name("rms_norm_f32")
-    static native void rmsNormF32(long x, long w, long n, float eps, long out, long begin, long end);
+    static native void rmsNormF32(long x, long w, long n, float eps, long out, long rstd, long begin, long end);
+
+    /** bf16 dy, x, w and dx by address, fp32 rstd: see {@link TrainingRmsNorm}. */
+    @NoException
+    @Name("rms_norm_backward_bf16")
+    static native void rmsNormBackwardBf16(long dy, long x, long w, long rstd, long n, long dx, long begin, long end);
+
+    @NoException
+    @Name("rms_norm_backward_f32")
+    static native void rmsNormBackwardF32(long dy, long x, long w, long rstd, long n, long dx, long begin, long end);
 
     /** bf16 gate, up and out by address, row strides in elements: see {@link FusedElementwise#siluMul}. */
     @NoException
@@ -37,6 +46,15 @@ final class ElementwiseKernel {
     @NoException
     @Name("silu_mul_f32")
     static native void siluMulF32(long g, long gRow, long u, long uRow, long n, long out, long begin, long end);
+
+    /** bf16 gate, up, dout and dgu by address: see {@link TrainingSiluMul}. */
+    @NoException
+    @Name("silu_mul_backward_bf16")
+    static native void siluMulBackwardBf16(long g, long gRow, long u, long uRow, long dout, long n, long dgu, long begin, long end);
+
+    @NoException
+    @Name("silu_mul_backward_f32")
+    static native void siluMulBackwardF32(long g, long gRow, long u, long uRow, long dout, long n, long dgu, long begin, long end);
 
     /** bf16 x, cos, sin and out by address, strides in elements: see {@link FusedElementwise#rotary}. */
     @NoException

@@ -10,8 +10,9 @@ import org.bytedeco.pytorch.global.torch;
  * A decoder layer's element-wise steps at inference on a native kernel ({@link ElementwiseKernel}),
  * one pass each: RMSNorm, which libtorch ran as 8 ops, the MLP's silu(gate) * up, and the rotary
  * position embedding (6 ops for each of q and k). Inputs that need gradients, or live on a GPU,
- * stay with libtorch's ops (callers check {@code supports...} first). Rows are split across
- * {@link KernelThreads} when there are many (a prompt).
+ * stay with libtorch's ops (callers check {@code supports...} first); training runs the first two
+ * with backward passes of their own ({@link TrainingRmsNorm}, {@link TrainingSiluMul}). Rows are
+ * split across {@link KernelThreads} when there are many (a prompt).
  */
 public final class FusedElementwise {
     private static final boolean NATIVE = NativeKernels.load(ElementwiseKernel::load);
@@ -22,9 +23,13 @@ public final class FusedElementwise {
 
     /** Whether {@link #rmsNorm} covers x [..., n] with weight [n]: CPU, both bf16 or both fp32, contiguous, no gradients. */
     public static boolean supportsRmsNorm(Tensor x, Tensor weight) {
+        return rmsNormFits(x, weight) && !x.requires_grad() && !weight.requires_grad();
+    }
+
+    /** {@link #supportsRmsNorm} without the condition on gradients, for {@link TrainingRmsNorm}, which brings its own backward. */
+    static boolean rmsNormFits(Tensor x, Tensor weight) {
         return NATIVE && x.dim() >= 1 && weight.dim() == 1 && weight.size(0) == x.size(-1) && x.numel() > 0
-                && onCpuWithoutGrad(x) && onCpuWithoutGrad(weight) && NativeKernels.sameFloatType(x, weight)
-                && x.is_contiguous() && weight.is_contiguous();
+                && x.is_cpu() && weight.is_cpu() && NativeKernels.sameFloatType(x, weight) && x.is_contiguous() && weight.is_contiguous();
     }
 
     /**
@@ -32,6 +37,11 @@ public final class FusedElementwise {
      * normalised x held in x's dtype before the product, as a new tensor of x's shape.
      */
     public static Tensor rmsNorm(Tensor x, Tensor weight, double eps) {
+        return rmsNorm(x, weight, eps, 0);
+    }
+
+    /** {@link #rmsNorm}, each row's {@code rsqrt(mean(x^2) + eps)} also stored (fp32) at {@code rstd} unless it is 0. */
+    static Tensor rmsNorm(Tensor x, Tensor weight, double eps, long rstd) {
         long n = x.size(-1);
         long rows = x.numel() / n;
         Tensor out = torch.empty_like(x);
@@ -42,12 +52,33 @@ public final class FusedElementwise {
         float e = (float) eps;
         KernelThreads.forEachRange(rows, CHUNK_ROWS, (begin, end) -> {
             if (bf16) {
-                ElementwiseKernel.rmsNormBf16(xa, wa, n, e, oa, begin, end);
+                ElementwiseKernel.rmsNormBf16(xa, wa, n, e, oa, rstd, begin, end);
             } else {
-                ElementwiseKernel.rmsNormF32(xa, wa, n, e, oa, begin, end);
+                ElementwiseKernel.rmsNormF32(xa, wa, n, e, oa, rstd, begin, end);
             }
         });
         return out;
+    }
+
+    /** RMSNorm's gradient of x from dy (x's shape and dtype, contiguous) and the forward pass's rstd: see {@link TrainingRmsNorm}. */
+    static Tensor rmsNormBackward(Tensor dy, Tensor x, Tensor weight, Tensor rstd) {
+        long n = x.size(-1);
+        long rows = x.numel() / n;
+        Tensor dx = torch.empty_like(x);
+        long da = dy.data_ptr().address();
+        long xa = x.data_ptr().address();
+        long wa = weight.data_ptr().address();
+        long ra = rstd.data_ptr().address();
+        long oa = dx.data_ptr().address();
+        boolean bf16 = Tensors.is(x, DType.BF16);
+        KernelThreads.forEachRange(rows, CHUNK_ROWS, (begin, end) -> {
+            if (bf16) {
+                ElementwiseKernel.rmsNormBackwardBf16(da, xa, wa, ra, n, oa, begin, end);
+            } else {
+                ElementwiseKernel.rmsNormBackwardF32(da, xa, wa, ra, n, oa, begin, end);
+            }
+        });
+        return dx;
     }
 
     /**
@@ -55,9 +86,13 @@ public final class FusedElementwise {
      * no gradients, each a matrix of rows with contiguous entries (as the parts of a fused product's output are).
      */
     public static boolean supportsSiluMul(Tensor gate, Tensor up) {
+        return siluMulFits(gate, up) && !gate.requires_grad() && !up.requires_grad();
+    }
+
+    /** {@link #supportsSiluMul} without the condition on gradients, for {@link TrainingSiluMul}, which brings its own backward. */
+    static boolean siluMulFits(Tensor gate, Tensor up) {
         return NATIVE && gate.dim() >= 1 && gate.numel() > 0 && Arrays.equals(Tensors.shape(gate), Tensors.shape(up))
-                && onCpuWithoutGrad(gate) && onCpuWithoutGrad(up) && NativeKernels.sameFloatType(gate, up)
-                && rowStride(gate) > 0 && rowStride(up) > 0;
+                && gate.is_cpu() && up.is_cpu() && NativeKernels.sameFloatType(gate, up) && rowStride(gate) > 0 && rowStride(up) > 0;
     }
 
     /** {@code silu(gate) * up} with silu(gate) held in the dtype before the product, as a new contiguous tensor. */
@@ -79,6 +114,33 @@ public final class FusedElementwise {
             }
         });
         return out;
+    }
+
+    /**
+     * silu(gate) * up's backward from dout (gate's shape and dtype, contiguous): the gradients of gate and
+     * up side by side in one new tensor [..., 2n], as the gradient of a fused gate/up product's output is laid out.
+     */
+    static Tensor siluMulBackward(Tensor gate, Tensor up, Tensor dout) {
+        long n = gate.size(-1);
+        long rows = gate.numel() / n;
+        long[] shape = Tensors.shape(gate);
+        shape[shape.length - 1] = 2 * n;
+        Tensor dgu = torch.empty(shape, new TensorOptions(gate.scalar_type()), new MemoryFormatOptional());
+        long gRow = rowStride(gate);
+        long uRow = rowStride(up);
+        long ga = gate.data_ptr().address();
+        long ua = up.data_ptr().address();
+        long da = dout.data_ptr().address();
+        long oa = dgu.data_ptr().address();
+        boolean bf16 = Tensors.is(gate, DType.BF16);
+        KernelThreads.forEachRange(rows, CHUNK_ROWS, (begin, end) -> {
+            if (bf16) {
+                ElementwiseKernel.siluMulBackwardBf16(ga, gRow, ua, uRow, da, n, oa, begin, end);
+            } else {
+                ElementwiseKernel.siluMulBackwardF32(ga, gRow, ua, uRow, da, n, oa, begin, end);
+            }
+        });
+        return dgu;
     }
 
     /**
