@@ -11,7 +11,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The native kernel's forward and backward against libtorch's masked attention differentiated by
@@ -51,22 +51,23 @@ class SegmentAttentionTest {
     }
 
     @ParameterizedTest
-    @ValueSource(booleans = {false, true})
-    void nativeMatchesLibtorchForwardAndBackward(boolean bf16) {
+    @CsvSource({"false, 20", "true, 20", "true, 72"}) // head sizes: one 16-lane block and a rest; four blocks and a rest
+    void nativeMatchesLibtorchForwardAndBackward(boolean bf16, int d) {
         SegmentAttention.Segments segments = SegmentAttention.Segments.of(IDS, ROWS, LENGTH);
+        double scale = 1 / Math.sqrt(d);
         try (PointerScope scope = new PointerScope()) {
             torch.manual_seed(3);
             torch.ScalarType type = bf16 ? torch.ScalarType.BFloat16 : torch.ScalarType.Float;
             // laid out as the decoder layer has them: q and k [rows, heads, length, d] over [rows, length, heads, d]
             // buffers, v a part of the fused q/k/v projection's output
-            Tensor q = torch.randn(ROWS, LENGTH, HEADS, D).to(type).transpose(1, 2);
-            Tensor k = torch.randn(ROWS, LENGTH, KV_HEADS, D).to(type).transpose(1, 2);
-            Tensor fused = torch.randn(ROWS, LENGTH, (HEADS + 2 * KV_HEADS) * D).to(type);
-            Tensor v = fused.narrow(2, (HEADS + KV_HEADS) * D, KV_HEADS * D).view(ROWS, LENGTH, KV_HEADS, D).transpose(1, 2);
-            Tensor dout = torch.randn(ROWS, LENGTH, HEADS * D).to(type);
+            Tensor q = torch.randn(ROWS, LENGTH, HEADS, d).to(type).transpose(1, 2);
+            Tensor k = torch.randn(ROWS, LENGTH, KV_HEADS, d).to(type).transpose(1, 2);
+            Tensor fused = torch.randn(ROWS, LENGTH, (HEADS + 2 * KV_HEADS) * d).to(type);
+            Tensor v = fused.narrow(2, (HEADS + KV_HEADS) * d, KV_HEADS * d).view(ROWS, LENGTH, KV_HEADS, d).transpose(1, 2);
+            Tensor dout = torch.randn(ROWS, LENGTH, HEADS * d).to(type);
             assertTrue(v.stride(2) != k.stride(2));
             assertTrue(SegmentAttention.supports(q, k, v));
-            SegmentAttention.Forward kernel = SegmentAttention.forward(q, k, v, segments, SCALE);
+            SegmentAttention.Forward kernel = SegmentAttention.forward(q, k, v, segments, scale);
             Tensor[] grads = kernel.backward(dout);
 
             // the reference: fp32 libtorch on the same (rounded) values, through the fallback's autograd
@@ -101,8 +102,9 @@ class SegmentAttentionTest {
 
     /** libtorch's masked attention, as the fallback computes it. */
     private static Tensor referenceForward(Tensor q, Tensor k, Tensor v, SegmentAttention.Segments segments) {
-        Tensor attended = Tensors.attention(q, k, v, segments.mask(Device.CPU), SCALE);
-        return attended.transpose(1, 2).reshape(ROWS, LENGTH, HEADS * D);
+        long d = q.size(3);
+        Tensor attended = Tensors.attention(q, k, v, segments.mask(Device.CPU), (1 / Math.sqrt(d)));
+        return attended.transpose(1, 2).reshape(ROWS, LENGTH, HEADS * d);
     }
 
     private static Tensor[] referenceBackward(Tensor q, Tensor k, Tensor v, SegmentAttention.Segments segments, Tensor dout) {
@@ -114,10 +116,11 @@ class SegmentAttentionTest {
 
     /** softmax(scale q.k) v over each query's keys first..t, in doubles. */
     private static Tensor javaDoubles(Tensor q, Tensor k, Tensor v, SegmentAttention.Segments segments) {
+        int d = (int) q.size(3);
         float[] qa = Tensors.toFloats(q.contiguous());
         float[] ka = Tensors.toFloats(k.contiguous());
         float[] va = Tensors.toFloats(v.contiguous());
-        float[] out = new float[ROWS * LENGTH * HEADS * D];
+        float[] out = new float[ROWS * LENGTH * HEADS * d];
         int group = HEADS / KV_HEADS;
         for (int b = 0; b < ROWS; b++) {
             for (int h = 0; h < HEADS; h++) {
@@ -128,10 +131,10 @@ class SegmentAttentionTest {
                     double max = Double.NEGATIVE_INFINITY;
                     for (int j = from; j <= t; j++) {
                         double s = 0;
-                        for (int c = 0; c < D; c++) {
-                            s += (double) qa[((b * HEADS + h) * LENGTH + t) * D + c] * ka[((b * KV_HEADS + kvh) * LENGTH + j) * D + c];
+                        for (int c = 0; c < d; c++) {
+                            s += (double) qa[((b * HEADS + h) * LENGTH + t) * d + c] * ka[((b * KV_HEADS + kvh) * LENGTH + j) * d + c];
                         }
-                        p[j] = s * SCALE;
+                        p[j] = s * (1 / Math.sqrt(d));
                         max = Math.max(max, p[j]);
                     }
                     double sum = 0;
@@ -139,17 +142,17 @@ class SegmentAttentionTest {
                         p[j] = Math.exp(p[j] - max);
                         sum += p[j];
                     }
-                    for (int c = 0; c < D; c++) {
+                    for (int c = 0; c < d; c++) {
                         double o = 0;
                         for (int j = from; j <= t; j++) {
-                            o += p[j] * va[((b * KV_HEADS + kvh) * LENGTH + j) * D + c];
+                            o += p[j] * va[((b * KV_HEADS + kvh) * LENGTH + j) * d + c];
                         }
-                        out[((b * LENGTH + t) * HEADS + h) * D + c] = (float) (o / sum);
+                        out[((b * LENGTH + t) * HEADS + h) * d + c] = (float) (o / sum);
                     }
                 }
             }
         }
-        return Tensors.fromFloats(out, ROWS, LENGTH, HEADS * D);
+        return Tensors.fromFloats(out, ROWS, LENGTH, HEADS * d);
     }
 
     private static void assertClose(Tensor expected, Tensor actual, double tolerance, String what) {
