@@ -76,8 +76,9 @@ final class TrainBenchmark implements Callable<Integer> {
                     + "(3 x 4 x heads x head_dim x keys attended)%n", p.id, seqLen, batchSize);
             Run packed = measure("LoRA, packed", model, data, dir, true, false, peak);
             Run padded = measure("LoRA, padded to max length", model, data, dir, false, false, peak);
-            System.out.printf(Locale.ROOT, "packing vs padding to max length: %.2fx trained tokens/s%n",
-                    packed.trainedPerSecond / padded.trainedPerSecond);
+            System.out.printf(Locale.ROOT, "packing vs padding to max length: %.2fx trained tokens/s over the epoch "
+                            + "(%.2fx on the measured steps alone, whose few batches of random examples vary)%n",
+                    packed.epochTrainedPerSecond / padded.epochTrainedPerSecond, packed.trainedPerSecond / padded.trainedPerSecond);
             if (qlora) {
                 measure("QLoRA (NF4 base), packed", model, data, dir, true, true, peak);
             }
@@ -87,7 +88,12 @@ final class TrainBenchmark implements Callable<Integer> {
         return 0;
     }
 
-    private record Run(double secondsPerStep, double trainedPerSecond) {}
+    /**
+     * Seconds per measured step, trained tokens per second on those steps, and over the whole epoch of the
+     * chat set: its trained tokens over its batches at the measured seconds per step (a step's time
+     * depends on its shape, rows x length, far more than on its content).
+     */
+    private record Run(double secondsPerStep, double trainedPerSecond, double epochTrainedPerSecond) {}
 
     private Run measure(String name, Path model, Path data, Path dir, boolean packing, boolean nf4, double peak) throws IOException {
         TrainingConfig c = new TrainingConfig();
@@ -146,7 +152,11 @@ final class TrainBenchmark implements Callable<Integer> {
                         m.decoderLinearBytes() / 1048576.0, m.decoderLinearParameters() / 1e6);
             }
         }
-        return new Run(seconds / timings.size(), trained / seconds);
+        double epochTrained = batches.stream().mapToLong(Batch::trainedTokens).sum();
+        double epochSeconds = batches.size() * seconds / timings.size();
+        System.out.printf(Locale.ROOT, "  epoch of the chat set: %d batches, %.0f trained tokens, %.0f s at that pace = %.0f trained tokens/s%n",
+                batches.size(), epochTrained, epochSeconds, epochTrained / epochSeconds);
+        return new Run(seconds / timings.size(), trained / seconds, epochTrained / epochSeconds);
     }
 
     /** The batches the run will train on, rebuilt the same way (same data, seed, epoch) to count their FLOPs. */
