@@ -26,6 +26,11 @@ namespace tailor {
 constexpr int64_t SEGMENT_KEYS = 32;     // keys per block
 constexpr int64_t SEGMENT_QUERIES = 16;  // query positions per forward block (times the group's heads)
 
+// SEGMENT_QUERIES for the Java side, which counts the forward's work items with it
+inline int64_t segment_queries() {
+    return SEGMENT_QUERIES;
+}
+
 // Where q, k, v are: element (b, head, t, c) at b * row + head * head + t * position + c
 struct Strided {
     int64_t row, head, position;

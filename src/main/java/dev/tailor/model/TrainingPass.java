@@ -1,6 +1,7 @@
 package dev.tailor.model;
 
 import dev.tailor.tensor.SegmentAttention;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorArrayRefOptional;
@@ -49,10 +50,13 @@ public final class TrainingPass {
     public void backward(Tensor from, Tensor grad) {
         from.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
         for (int i = cuts.length - 1; i >= 0; i--) {
-            Tensor gradient = cuts[i].backward();
-            Tensor below = i > 0 ? cuts[i - 1].output() : embedded;
-            if (below.requires_grad() && gradient.defined()) {
-                below.backward(gradient, new BoolOptional(), false, new TensorArrayRefOptional());
+            // the layer's gradients (attention's, the norms', silu's: 100 MB and more) freed before the next layer's
+            try (PointerScope layer = new PointerScope()) {
+                Tensor gradient = cuts[i].backward();
+                Tensor below = i > 0 ? cuts[i - 1].output() : embedded;
+                if (below.requires_grad() && gradient.defined()) {
+                    below.backward(gradient, new BoolOptional(), false, new TensorArrayRefOptional());
+                }
             }
         }
     }

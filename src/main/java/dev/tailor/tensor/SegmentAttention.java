@@ -22,6 +22,8 @@ import org.bytedeco.pytorch.global.torch;
  */
 public final class SegmentAttention {
     private static final boolean NATIVE = NativeKernels.load(SegmentAttentionKernel::load);
+    /** The kernel's query positions per forward work item (its constant, read once, so that the two cannot disagree). */
+    private static final long QUERIES_PER_ITEM = NATIVE ? SegmentAttentionKernel.segmentQueries() : 0;
 
     private SegmentAttention() {}
 
@@ -124,7 +126,7 @@ public final class SegmentAttention {
         long[] ks = strides(k);
         long[] vs = strides(v);
         float s = (float) scale;
-        long blocks = (length + 15) / 16; // SEGMENT_QUERIES
+        long blocks = (length + QUERIES_PER_ITEM - 1) / QUERIES_PER_ITEM;
         try (IntPointer first = new IntPointer(segments.first())) {
             long f = first.address();
             KernelThreads.forEachRange(rows * kvHeads * blocks, 1, (begin, end) -> {

@@ -21,6 +21,11 @@ final class SegmentAttentionKernel {
         Loader.load(SegmentAttentionKernel.class);
     }
 
+    /** Query positions per work item of the forward pass: callers count work items with it. */
+    @NoException
+    @Name("segment_queries")
+    static native long segmentQueries();
+
     @NoException
     @Name("segment_attention_forward_bf16")
     static native void forwardBf16(long q, long qRow, long qHead, long qPos, long k, long kRow, long kHead, long kPos, long v, long vRow, long vHead, long vPos,
