@@ -329,45 +329,49 @@ static inline __attribute__((always_inline)) void segment_attention_backward(con
     }
 }
 
-// The kernels compiled for each instruction set with its vector width, and run with the widest this
-// CPU has (as target_clones would pick, which cannot vary W)
-template <typename T, typename... A>
-__attribute__((target("avx512f,fma"))) void segment_attention_forward_avx512(A... a) {
-    segment_attention_forward<T, 16>(a...);
-}
-
-template <typename T, typename... A>
-__attribute__((target("avx2,fma"))) void segment_attention_forward_avx2(A... a) {
-    segment_attention_forward<T, 8>(a...);
-}
-
-template <typename T, typename... A>
-void segment_attention_forward_sse(A... a) {
-    segment_attention_forward<T, 4>(a...);
-}
-
-template <typename T, typename... A>
-__attribute__((target("avx512f,fma"))) void segment_attention_backward_avx512(A... a) {
-    segment_attention_backward<T, 16>(a...);
-}
-
-template <typename T, typename... A>
-__attribute__((target("avx2,fma"))) void segment_attention_backward_avx2(A... a) {
-    segment_attention_backward<T, 8>(a...);
-}
-
-template <typename T, typename... A>
-void segment_attention_backward_sse(A... a) {
-    segment_attention_backward<T, 4>(a...);
-}
-
-enum class Isa { AVX512, AVX2, SSE };
-
-static inline Isa widest_isa() {
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) {
-        return Isa::AVX512;
+// The kernels as types, so that one dispatcher runs either with a vector width of its choosing
+template <typename T>
+struct ForwardKernel {
+    template <int W, typename... A>
+    static inline __attribute__((always_inline)) void run(A... a) {
+        segment_attention_forward<T, W>(a...);
     }
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? Isa::AVX2 : Isa::SSE;
+};
+
+template <typename T>
+struct BackwardKernel {
+    template <int W, typename... A>
+    static inline __attribute__((always_inline)) void run(A... a) {
+        segment_attention_backward<T, W>(a...);
+    }
+};
+
+// A kernel compiled for each instruction set with its vector width, run with the widest this CPU has
+// (as target_clones would pick; it cannot vary W)
+template <typename K, typename... A>
+__attribute__((target("avx512f,fma"))) void run_avx512(A... a) {
+    K::template run<16>(a...);
+}
+
+template <typename K, typename... A>
+__attribute__((target("avx2,fma"))) void run_avx2(A... a) {
+    K::template run<8>(a...);
+}
+
+template <typename K, typename... A>
+void run_sse(A... a) {
+    K::template run<4>(a...);
+}
+
+template <typename K, typename... A>
+static inline void run_widest(A... a) {
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) {
+        run_avx512<K>(a...);
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        run_avx2<K>(a...);
+    } else {
+        run_sse<K>(a...);
+    }
 }
 
 template <typename T>
@@ -384,16 +388,7 @@ static inline void segment_attention_forward_any(int64_t q, int64_t qRow, int64_
     const int32_t* f = reinterpret_cast<const int32_t*>(first);
     T* o = reinterpret_cast<T*>(out);
     float* l = reinterpret_cast<float*>(lse);
-    switch (widest_isa()) {
-        case Isa::AVX512:
-            segment_attention_forward_avx512<T>(qp, qs, kp, ks, vp, vs, batch, length, heads, kvHeads, d, f, scale, o, l, begin, end);
-            break;
-        case Isa::AVX2:
-            segment_attention_forward_avx2<T>(qp, qs, kp, ks, vp, vs, batch, length, heads, kvHeads, d, f, scale, o, l, begin, end);
-            break;
-        default:
-            segment_attention_forward_sse<T>(qp, qs, kp, ks, vp, vs, batch, length, heads, kvHeads, d, f, scale, o, l, begin, end);
-    }
+    run_widest<ForwardKernel<T>>(qp, qs, kp, ks, vp, vs, batch, length, heads, kvHeads, d, f, scale, o, l, begin, end);
 }
 
 template <typename T>
@@ -416,19 +411,8 @@ static inline void segment_attention_backward_any(int64_t q, int64_t qRow, int64
     T* gq = reinterpret_cast<T*>(dq);
     T* gk = reinterpret_cast<T*>(dk);
     T* gv = reinterpret_cast<T*>(dv);
-    switch (widest_isa()) {
-        case Isa::AVX512:
-            segment_attention_backward_avx512<T>(qp, qs, kp, ks, vp, vs, batch, length, heads, kvHeads, d, f, la, scale, o, go, l,
-                    gq, gk, gv, begin, end);
-            break;
-        case Isa::AVX2:
-            segment_attention_backward_avx2<T>(qp, qs, kp, ks, vp, vs, batch, length, heads, kvHeads, d, f, la, scale, o, go, l,
-                    gq, gk, gv, begin, end);
-            break;
-        default:
-            segment_attention_backward_sse<T>(qp, qs, kp, ks, vp, vs, batch, length, heads, kvHeads, d, f, la, scale, o, go, l,
-                    gq, gk, gv, begin, end);
-    }
+    run_widest<BackwardKernel<T>>(qp, qs, kp, ks, vp, vs, batch, length, heads, kvHeads, d, f, la, scale, o, go, l, gq, gk, gv,
+            begin, end);
 }
 
 #define TAILOR_SEGMENT_ATTENTION(suffix, T)                                                                               \

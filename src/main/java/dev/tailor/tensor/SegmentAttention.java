@@ -183,10 +183,7 @@ public final class SegmentAttention {
 
         /** The gradients of q, k and v (shaped as they are) from the gradient of {@link #out} [rows, length, heads * d]. */
         public Tensor[] backward(Tensor dout) {
-            if (!Arrays.equals(Tensors.shape(dout), Tensors.shape(out))) {
-                throw new IllegalArgumentException("the gradient of attention " + Arrays.toString(Tensors.shape(out)) + " has shape "
-                        + Arrays.toString(Tensors.shape(dout)));
-            }
+            Tensors.requireGradientShape("attention", out, dout);
             if (leaves != null) {
                 out.backward(dout, new BoolOptional(), false, new TensorArrayRefOptional());
                 return new Tensor[] {leaves[0].grad(), leaves[1].grad(), leaves[2].grad()};

@@ -1,5 +1,6 @@
 package dev.tailor.tensor;
 
+import java.util.Arrays;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.Pointer;
@@ -48,6 +49,14 @@ public final class Tensors {
     }
 
     /** Whether t has {@code dtype}: unlike {@link #dtype}, false (not an error) for types Tailor has no name for. */
+    /** Throws where the gradient handed to a hand-written backward pass is not shaped as the output it belongs to. */
+    static void requireGradientShape(String of, Tensor out, Tensor gradient) {
+        if (!Arrays.equals(shape(out), shape(gradient))) {
+            throw new IllegalArgumentException("the gradient of " + of + " " + Arrays.toString(shape(out)) + " has shape "
+                    + Arrays.toString(shape(gradient)));
+        }
+    }
+
     public static boolean is(Tensor t, DType dtype) {
         return t.scalar_type().value == dtype.scalarType().value; // JavaCPP returns fresh enum objects
     }

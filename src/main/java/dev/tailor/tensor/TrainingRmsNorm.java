@@ -1,6 +1,5 @@
 package dev.tailor.tensor;
 
-import java.util.Arrays;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.ScalarTypeOptional;
@@ -65,10 +64,7 @@ public final class TrainingRmsNorm {
 
         /** x's gradient from the gradient of {@link #out}; the weight's is accumulated into its grad where it requires one. */
         public Tensor backward(Tensor dout) {
-            if (!Arrays.equals(Tensors.shape(dout), Tensors.shape(out))) {
-                throw new IllegalArgumentException("the gradient of RMSNorm " + Arrays.toString(Tensors.shape(out)) + " has shape "
-                        + Arrays.toString(Tensors.shape(dout)));
-            }
+            Tensors.requireGradientShape("RMSNorm", out, dout);
             if (leaf != null) {
                 out.backward(dout, new BoolOptional(), false, new TensorArrayRefOptional());
                 return leaf.grad();

@@ -58,10 +58,7 @@ public final class TrainingSiluMul {
 
         /** The gradient of gateUp [..., 2n] from the gradient of {@link #out}. */
         public Tensor backward(Tensor dout) {
-            if (!Arrays.equals(Tensors.shape(dout), Tensors.shape(out))) {
-                throw new IllegalArgumentException("the gradient of silu(gate) * up " + Arrays.toString(Tensors.shape(out))
-                        + " has shape " + Arrays.toString(Tensors.shape(dout)));
-            }
+            Tensors.requireGradientShape("silu(gate) * up", out, dout);
             if (leaf != null) {
                 out.backward(dout, new BoolOptional(), false, new TensorArrayRefOptional());
                 return leaf.grad();
