@@ -10,10 +10,11 @@ import org.bytedeco.pytorch.global.torch;
 /**
  * Training's forward pass over a batch of (packed) rows, and its backward. Attention runs on
  * {@link SegmentAttention}, which computes only the pairs within each example and brings its own
- * backward, and so do the norms ({@link dev.tailor.tensor.TrainingRmsNorm}), so the autograd graph is
- * cut at each decoder layer's input, at its norms and around its attention; {@link #backward} walks the
- * layers from the top: autograd within each piece, the hand-written backward passes between them. Every trainable weight receives the gradient one autograd pass through the whole
- * model would give it.
+ * backward, and so do the norms and the MLP's activation ({@link dev.tailor.tensor.TrainingRmsNorm},
+ * {@link dev.tailor.tensor.TrainingSiluMul}), so the autograd graph is cut at each decoder layer's
+ * input and at those steps ({@link DecoderLayer.Cut}); {@link #backward} walks the layers from the
+ * top: autograd within each piece, the hand-written backward passes between them. Every trainable
+ * weight receives the gradient one autograd pass through the whole model would give it.
  */
 public final class TrainingPass {
     private final Tensor embedded;

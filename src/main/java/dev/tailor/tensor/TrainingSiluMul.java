@@ -10,10 +10,10 @@ import org.bytedeco.pytorch.global.torch;
 /**
  * The MLP's {@code silu(gate) * up} for training, with its own backward, where the autograd graph is
  * cut around it (the model's TrainingPass): on the native kernel one pass each way over the
- * [tokens, intermediate] tensors, where autograd's silu, product and their backward took five, and
- * from the fused gate/up product's output to its gradient, where the split into gate and up sent
- * its gradient back through one more copy.
- * Elsewhere (a GPU, no native build) libtorch's ops on a local graph give the same gradients.
+ * [tokens, intermediate] tensors where autograd's silu, product and their backward took five, from
+ * the fused gate/up product's output straight to its gradient (splitting it into gate and up cost
+ * one more copy backward). Elsewhere (a GPU, no native build) libtorch's ops on a local graph give
+ * the same gradients.
  */
 public final class TrainingSiluMul {
     private TrainingSiluMul() {}
