@@ -347,7 +347,13 @@ struct BackwardKernel {
 };
 
 // A kernel compiled for each instruction set with its vector width, run with the widest this CPU has
-// (as target_clones would pick; it cannot vary W)
+// (as target_clones would pick; it cannot vary W). Elsewhere than x86-64, the baseline's 4 lanes.
+template <typename K, typename... A>
+void run_baseline(A... a) {
+    K::template run<4>(a...);
+}
+
+#if defined(__x86_64__)
 template <typename K, typename... A>
 __attribute__((target("avx512f,fma"))) void run_avx512(A... a) {
     K::template run<16>(a...);
@@ -357,21 +363,21 @@ template <typename K, typename... A>
 __attribute__((target("avx2,fma"))) void run_avx2(A... a) {
     K::template run<8>(a...);
 }
-
-template <typename K, typename... A>
-void run_sse(A... a) {
-    K::template run<4>(a...);
-}
+#endif
 
 template <typename K, typename... A>
 static inline void run_widest(A... a) {
+#if defined(__x86_64__)
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) {
         run_avx512<K>(a...);
-    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        run_avx2<K>(a...);
-    } else {
-        run_sse<K>(a...);
+        return;
     }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        run_avx2<K>(a...);
+        return;
+    }
+#endif
+    run_baseline<K>(a...);
 }
 
 template <typename T>
