@@ -48,7 +48,6 @@ public final class Tensors {
         return t.sizes().vec().get();
     }
 
-    /** Whether t has {@code dtype}: unlike {@link #dtype}, false (not an error) for types Tailor has no name for. */
     /** Throws where the gradient handed to a hand-written backward pass is not shaped as the output it belongs to. */
     static void requireGradientShape(String of, Tensor out, Tensor gradient) {
         if (!Arrays.equals(shape(out), shape(gradient))) {
@@ -57,6 +56,7 @@ public final class Tensors {
         }
     }
 
+    /** Whether t has {@code dtype}: unlike {@link #dtype}, false (not an error) for types Tailor has no name for. */
     public static boolean is(Tensor t, DType dtype) {
         return t.scalar_type().value == dtype.scalarType().value; // JavaCPP returns fresh enum objects
     }
