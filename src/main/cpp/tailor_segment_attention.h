@@ -380,62 +380,27 @@ static inline void run_widest(A... a) {
     run_baseline<K>(a...);
 }
 
-template <typename T>
-static inline void segment_attention_forward_any(int64_t q, int64_t qRow, int64_t qHead, int64_t qPos, int64_t k,
-        int64_t kRow, int64_t kHead, int64_t kPos, int64_t v, int64_t vRow, int64_t vHead, int64_t vPos,
-        int64_t batch, int64_t length, int64_t heads, int64_t kvHeads, int64_t d, int64_t first, float scale,
-        int64_t out, int64_t lse, int64_t begin, int64_t end) {
-    const T* qp = reinterpret_cast<const T*>(q);
-    const T* kp = reinterpret_cast<const T*>(k);
-    const T* vp = reinterpret_cast<const T*>(v);
-    Strided qs{qRow, qHead, qPos};
-    Strided ks{kRow, kHead, kPos};
-    Strided vs{vRow, vHead, vPos};
-    const int32_t* f = reinterpret_cast<const int32_t*>(first);
-    T* o = reinterpret_cast<T*>(out);
-    float* l = reinterpret_cast<float*>(lse);
-    run_widest<ForwardKernel<T>>(qp, qs, kp, ks, vp, vs, batch, length, heads, kvHeads, d, f, scale, o, l, begin, end);
-}
-
-template <typename T>
-static inline void segment_attention_backward_any(int64_t q, int64_t qRow, int64_t qHead, int64_t qPos, int64_t k,
-        int64_t kRow, int64_t kHead, int64_t kPos, int64_t v, int64_t vRow, int64_t vHead, int64_t vPos,
-        int64_t batch, int64_t length, int64_t heads, int64_t kvHeads, int64_t d, int64_t first, int64_t last,
-        float scale, int64_t out, int64_t dout, int64_t lse, int64_t dq, int64_t dk, int64_t dv, int64_t begin,
-        int64_t end) {
-    const T* qp = reinterpret_cast<const T*>(q);
-    const T* kp = reinterpret_cast<const T*>(k);
-    const T* vp = reinterpret_cast<const T*>(v);
-    Strided qs{qRow, qHead, qPos};
-    Strided ks{kRow, kHead, kPos};
-    Strided vs{vRow, vHead, vPos};
-    const int32_t* f = reinterpret_cast<const int32_t*>(first);
-    const int32_t* la = reinterpret_cast<const int32_t*>(last);
-    const T* o = reinterpret_cast<const T*>(out);
-    const T* go = reinterpret_cast<const T*>(dout);
-    const float* l = reinterpret_cast<const float*>(lse);
-    T* gq = reinterpret_cast<T*>(dq);
-    T* gk = reinterpret_cast<T*>(dk);
-    T* gv = reinterpret_cast<T*>(dv);
-    run_widest<BackwardKernel<T>>(qp, qs, kp, ks, vp, vs, batch, length, heads, kvHeads, d, f, la, scale, o, go, l, gq, gk, gv,
-            begin, end);
-}
-
 #define TAILOR_SEGMENT_ATTENTION(suffix, T)                                                                               \
     inline void segment_attention_forward_##suffix(int64_t q, int64_t qRow, int64_t qHead, int64_t qPos, int64_t k,        \
             int64_t kRow, int64_t kHead, int64_t kPos, int64_t v, int64_t vRow, int64_t vHead, int64_t vPos,               \
             int64_t batch, int64_t length, int64_t heads, int64_t kvHeads, int64_t d, int64_t first, float scale,          \
             int64_t out, int64_t lse, int64_t begin, int64_t end) {                                                       \
-        segment_attention_forward_any<T>(q, qRow, qHead, qPos, k, kRow, kHead, kPos, v, vRow, vHead, vPos, batch, length, \
-                heads, kvHeads, d, first, scale, out, lse, begin, end);                                                   \
+        run_widest<ForwardKernel<T>>(reinterpret_cast<const T*>(q), Strided{qRow, qHead, qPos}, reinterpret_cast<const T*>(k), \
+                Strided{kRow, kHead, kPos}, reinterpret_cast<const T*>(v), Strided{vRow, vHead, vPos}, batch, length,     \
+                heads, kvHeads, d, reinterpret_cast<const int32_t*>(first), scale, reinterpret_cast<T*>(out),            \
+                reinterpret_cast<float*>(lse), begin, end);                                                               \
     }                                                                                                                     \
     inline void segment_attention_backward_##suffix(int64_t q, int64_t qRow, int64_t qHead, int64_t qPos, int64_t k,       \
             int64_t kRow, int64_t kHead, int64_t kPos, int64_t v, int64_t vRow, int64_t vHead, int64_t vPos,               \
             int64_t batch, int64_t length, int64_t heads, int64_t kvHeads, int64_t d, int64_t first, int64_t last,         \
             float scale, int64_t out, int64_t dout, int64_t lse, int64_t dq, int64_t dk, int64_t dv, int64_t begin,        \
             int64_t end) {                                                                                                \
-        segment_attention_backward_any<T>(q, qRow, qHead, qPos, k, kRow, kHead, kPos, v, vRow, vHead, vPos, batch, length, \
-                heads, kvHeads, d, first, last, scale, out, dout, lse, dq, dk, dv, begin, end);                           \
+        run_widest<BackwardKernel<T>>(reinterpret_cast<const T*>(q), Strided{qRow, qHead, qPos},                          \
+                reinterpret_cast<const T*>(k), Strided{kRow, kHead, kPos}, reinterpret_cast<const T*>(v),                 \
+                Strided{vRow, vHead, vPos}, batch, length, heads, kvHeads, d, reinterpret_cast<const int32_t*>(first),    \
+                reinterpret_cast<const int32_t*>(last), scale, reinterpret_cast<const T*>(out),                           \
+                reinterpret_cast<const T*>(dout), reinterpret_cast<const float*>(lse), reinterpret_cast<T*>(dq),          \
+                reinterpret_cast<T*>(dk), reinterpret_cast<T*>(dv), begin, end);                                          \
     }
 
 TAILOR_SEGMENT_ATTENTION(bf16, uint16_t)
