@@ -1,6 +1,7 @@
 package dev.tailor.tensor;
 
 import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -12,8 +13,8 @@ import org.bytedeco.pytorch.global.torch;
  * transformers' LlamaRMSNorm for training, with its own backward, where the autograd graph is cut
  * around it (the model's TrainingPass): on the native kernel one pass each way, keeping each row's
  * {@code rsqrt(mean(x^2) + eps)}; autograd ran 8 fp32 ops forward and more backward, 27 ms per
- * [2048, 896] bf16 forward and backward where the kernel takes 2.9. Elsewhere (a GPU, no native build) libtorch's
- * ops on a local graph give the same gradients.
+ * [2048, 896] bf16 forward and backward where the kernel takes 2.9. Elsewhere (a GPU, no native
+ * build) libtorch's ops on a local graph give the same gradients.
  */
 public final class TrainingRmsNorm {
     private TrainingRmsNorm() {}
@@ -36,7 +37,7 @@ public final class TrainingRmsNorm {
             return new Forward(libtorch(leaf, weight, eps), x, weight, null, leaf);
         }
         Tensor rstd = torch.empty(new long[] {x.numel() / x.size(-1)}, new TensorOptions(torch.ScalarType.Float),
-                new org.bytedeco.pytorch.MemoryFormatOptional());
+                new MemoryFormatOptional());
         Tensor out = FusedElementwise.rmsNorm(x, weight, eps, rstd.data_ptr().address());
         return new Forward(out, x, weight, rstd, null);
     }

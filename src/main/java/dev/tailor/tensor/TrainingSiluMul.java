@@ -28,10 +28,11 @@ public final class TrainingSiluMul {
             throw new IllegalArgumentException("gate and up side by side need an even last dimension, got "
                     + Arrays.toString(Tensors.shape(gateUp)));
         }
-        Tensor gate = gateUp.detach().narrow(-1, 0, n);
-        Tensor up = gateUp.detach().narrow(-1, n, n);
+        Tensor detached = gateUp.detach();
+        Tensor gate = detached.narrow(-1, 0, n);
+        Tensor up = detached.narrow(-1, n, n);
         if (!FusedElementwise.siluMulFits(gate, up)) {
-            Tensor leaf = gateUp.detach().requires_grad_(true);
+            Tensor leaf = gateUp.detach().requires_grad_(true); // its own detached handle: gate and up stay without gradients
             return new Forward(torch.silu(leaf.narrow(-1, 0, n)).mul(leaf.narrow(-1, n, n)), gate, up, leaf);
         }
         return new Forward(FusedElementwise.siluMul(gate, up), gate, up, null);
